@@ -135,7 +135,7 @@ final class Training {
         }
     }
 
-    private static void expectStatus(TtrpcClient client, String method, com.google.protobuf.Message req, Code code)
+    private static void expectStatus(TtrpcClient client, String method, com.google.protobuf.MessageLite req, Code code)
             throws TtrpcException {
         try {
             client.call(AgentServer.AGENT_SERVICE, method, req, ReadStreamResponse.parser(), TIMEOUT);

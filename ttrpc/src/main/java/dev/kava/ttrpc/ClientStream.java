@@ -1,7 +1,7 @@
 package dev.kava.ttrpc;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import dev.kava.ttrpc.wire.Response;
 import java.util.concurrent.ScheduledFuture;
@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * #receive()} returns null), or with a response: its payload is received as the last message
  * when the status is OK, otherwise {@link #receive()} throws the status.
  */
-public final class ClientStream<R extends Message> implements AutoCloseable {
+public final class ClientStream<R extends MessageLite> implements AutoCloseable {
     private final TtrpcClient client;
     private final int id;
     private final Parser<R> parser;
@@ -52,7 +52,7 @@ public final class ClientStream<R extends Message> implements AutoCloseable {
      * @throws TtrpcException RESOURCE_EXHAUSTED for a message over 4 MiB (the stream goes on);
      *     the stream's failure once it failed (deadline, cancel, connection lost)
      */
-    public void send(Message message) throws TtrpcException {
+    public void send(MessageLite message) throws TtrpcException {
         throwIfFailed();
         if (sendClosed.get()) {
             throw new IllegalStateException("send after closeSend");

@@ -2,7 +2,7 @@ package dev.kava.ttrpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import dev.kava.ttrpc.wire.Response;
 import dev.kava.ttrpc.wire.Status;
@@ -18,10 +18,10 @@ final class ServerCall implements Runnable {
     /** What a method is registered as. */
     sealed interface Route permits UnaryRoute, StreamRoute {}
 
-    record UnaryRoute<Q extends Message, R extends Message>(Parser<Q> parser,
+    record UnaryRoute<Q extends MessageLite, R extends MessageLite>(Parser<Q> parser,
             UnaryHandler<Q, R> handler) implements Route {}
 
-    record StreamRoute<Q extends Message, R extends Message>(Parser<Q> parser,
+    record StreamRoute<Q extends MessageLite, R extends MessageLite>(Parser<Q> parser,
             StreamHandler<Q, R> handler) implements Route {}
 
     private final ServerConnection conn;
@@ -72,7 +72,7 @@ final class ServerCall implements Runnable {
     @Override
     public void run() {
         try {
-            Message result = switch (route) {
+            MessageLite result = switch (route) {
                 case UnaryRoute<?, ?> u -> runUnary(u);
                 case StreamRoute<?, ?> s -> runStream(s);
             };
@@ -96,7 +96,7 @@ final class ServerCall implements Runnable {
         }
     }
 
-    private <Q extends Message, R extends Message> R runUnary(UnaryRoute<Q, R> u)
+    private <Q extends MessageLite, R extends MessageLite> R runUnary(UnaryRoute<Q, R> u)
             throws Exception {
         Q request;
         try {
@@ -108,7 +108,7 @@ final class ServerCall implements Runnable {
         return u.handler().handle(request, ctx);
     }
 
-    private <Q extends Message, R extends Message> R runStream(StreamRoute<Q, R> s)
+    private <Q extends MessageLite, R extends MessageLite> R runStream(StreamRoute<Q, R> s)
             throws Exception {
         return s.handler().handle(new ServerStream<>(this, s.parser(), inbox), ctx);
     }

@@ -1,7 +1,7 @@
 package dev.kava.ttrpc;
 
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 
 /**
@@ -12,7 +12,7 @@ import com.google.protobuf.Parser;
  * request's payload, when not empty, then each data frame. For a server-streaming call (flag
  * {@code remote closed}, or none) the one message is the request's payload.
  */
-public final class ServerStream<Q extends Message, R extends Message> {
+public final class ServerStream<Q extends MessageLite, R extends MessageLite> {
     private final ServerCall call;
     private final Parser<Q> parser;
     private final Inbox inbox;

@@ -1,6 +1,6 @@
 package dev.kava.ttrpc;
 
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 
 /**
  * Serves one streaming method (client-streaming, server-streaming or both). Runs on a virtual
@@ -13,6 +13,6 @@ import com.google.protobuf.Message;
  * ttrpc does it). Exceptions map to a status as for {@link UnaryHandler}.
  */
 @FunctionalInterface
-public interface StreamHandler<Q extends Message, R extends Message> {
+public interface StreamHandler<Q extends MessageLite, R extends MessageLite> {
     R handle(ServerStream<Q, R> stream, CallContext ctx) throws Exception;
 }

@@ -2,7 +2,7 @@ package dev.kava.ttrpc;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.InvalidProtocolBufferException;
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import dev.kava.ttrpc.wire.KeyValue;
 import dev.kava.ttrpc.wire.Request;
@@ -94,13 +94,13 @@ public final class TtrpcClient implements AutoCloseable {
     }
 
     /** Calls a unary method and waits for its answer. A null or non-positive timeout: none. */
-    public <R extends Message> R call(String service, String method, Message request,
+    public <R extends MessageLite> R call(String service, String method, MessageLite request,
             Parser<R> responseParser, Duration timeout) throws TtrpcException {
         return call(service, method, request, responseParser, timeout, Map.of());
     }
 
-    /** As {@link #call(String, String, Message, Parser, Duration)}, with request metadata. */
-    public <R extends Message> R call(String service, String method, Message request,
+    /** As {@link #call(String, String, MessageLite, Parser, Duration)}, with request metadata. */
+    public <R extends MessageLite> R call(String service, String method, MessageLite request,
             Parser<R> responseParser, Duration timeout, Map<String, List<String>> metadata)
             throws TtrpcException {
         UnaryCall c = start(service, method, request, timeout, metadata);
@@ -125,14 +125,14 @@ public final class TtrpcClient implements AutoCloseable {
      * (wrapped as usual in ExecutionException / CompletionException); cancelling it releases
      * the call. It completes on a virtual thread, never on the connection's reader.
      */
-    public <R extends Message> CompletableFuture<R> callAsync(String service, String method,
-            Message request, Parser<R> responseParser, Duration timeout) {
+    public <R extends MessageLite> CompletableFuture<R> callAsync(String service, String method,
+            MessageLite request, Parser<R> responseParser, Duration timeout) {
         return callAsync(service, method, request, responseParser, timeout, Map.of());
     }
 
-    /** As {@link #callAsync(String, String, Message, Parser, Duration)}, with metadata. */
-    public <R extends Message> CompletableFuture<R> callAsync(String service, String method,
-            Message request, Parser<R> responseParser, Duration timeout,
+    /** As {@link #callAsync(String, String, MessageLite, Parser, Duration)}, with metadata. */
+    public <R extends MessageLite> CompletableFuture<R> callAsync(String service, String method,
+            MessageLite request, Parser<R> responseParser, Duration timeout,
             Map<String, List<String>> metadata) {
         UnaryCall c;
         try {
@@ -161,13 +161,13 @@ public final class TtrpcClient implements AutoCloseable {
      * bidirectional method. The request goes out with the {@code remote open} flag and no
      * payload. The timeout (null or non-positive: none) covers the whole stream.
      */
-    public <R extends Message> ClientStream<R> newStream(String service, String method,
+    public <R extends MessageLite> ClientStream<R> newStream(String service, String method,
             Parser<R> responseParser, Duration timeout) throws TtrpcException {
         return newStream(service, method, responseParser, timeout, Map.of());
     }
 
     /** As {@link #newStream(String, String, Parser, Duration)}, with request metadata. */
-    public <R extends Message> ClientStream<R> newStream(String service, String method,
+    public <R extends MessageLite> ClientStream<R> newStream(String service, String method,
             Parser<R> responseParser, Duration timeout, Map<String, List<String>> metadata)
             throws TtrpcException {
         return openStream(service, method, ByteString.EMPTY, Frame.FLAG_REMOTE_OPEN,
@@ -179,20 +179,20 @@ public final class TtrpcClient implements AutoCloseable {
      * then the server's messages, read with {@link ClientStream#receive()} until it returns
      * null.
      */
-    public <R extends Message> ClientStream<R> newServerStream(String service, String method,
-            Message request, Parser<R> responseParser, Duration timeout) throws TtrpcException {
+    public <R extends MessageLite> ClientStream<R> newServerStream(String service, String method,
+            MessageLite request, Parser<R> responseParser, Duration timeout) throws TtrpcException {
         return newServerStream(service, method, request, responseParser, timeout, Map.of());
     }
 
-    /** As {@link #newServerStream(String, String, Message, Parser, Duration)}, with metadata. */
-    public <R extends Message> ClientStream<R> newServerStream(String service, String method,
-            Message request, Parser<R> responseParser, Duration timeout,
+    /** As {@link #newServerStream(String, String, MessageLite, Parser, Duration)}, with metadata. */
+    public <R extends MessageLite> ClientStream<R> newServerStream(String service, String method,
+            MessageLite request, Parser<R> responseParser, Duration timeout,
             Map<String, List<String>> metadata) throws TtrpcException {
         return openStream(service, method, request.toByteString(), Frame.FLAG_REMOTE_CLOSED,
                 responseParser, timeout, metadata);
     }
 
-    private <R extends Message> ClientStream<R> openStream(String service, String method,
+    private <R extends MessageLite> ClientStream<R> openStream(String service, String method,
             ByteString payload, byte flags, Parser<R> parser, Duration timeout,
             Map<String, List<String>> metadata) throws TtrpcException {
         Objects.requireNonNull(parser, "responseParser");
@@ -220,7 +220,7 @@ public final class TtrpcClient implements AutoCloseable {
         }
     }
 
-    private UnaryCall start(String service, String method, Message request, Duration timeout,
+    private UnaryCall start(String service, String method, MessageLite request, Duration timeout,
             Map<String, List<String>> metadata) throws TtrpcException {
         byte[] envelope = envelope(service, method, request.toByteString(), timeout, metadata);
         UnaryCall c;
@@ -316,7 +316,7 @@ public final class TtrpcClient implements AutoCloseable {
         writer.send(id, type, flags, data);
     }
 
-    private static <R extends Message> R decode(Response response, Parser<R> parser)
+    private static <R extends MessageLite> R decode(Response response, Parser<R> parser)
             throws TtrpcException {
         if (response.getStatus().getCode() != Code.OK.value()) {
             throw Statuses.toException(response.getStatus());

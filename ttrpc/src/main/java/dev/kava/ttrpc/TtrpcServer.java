@@ -1,6 +1,6 @@
 package dev.kava.ttrpc;
 
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -51,7 +51,7 @@ public final class TtrpcServer implements AutoCloseable {
     public TtrpcServer() {}
 
     /** Registers a unary method; replaces an earlier registration of the same name. */
-    public <Q extends Message, R extends Message> TtrpcServer register(String service,
+    public <Q extends MessageLite, R extends MessageLite> TtrpcServer register(String service,
             String method, Parser<Q> parser, UnaryHandler<Q, R> handler) {
         Objects.requireNonNull(parser, "parser");
         Objects.requireNonNull(handler, "handler");
@@ -63,7 +63,7 @@ public final class TtrpcServer implements AutoCloseable {
      * Registers a streaming method (client-streaming, server-streaming, or both: the client's
      * request flags say which); replaces an earlier registration of the same name.
      */
-    public <Q extends Message, R extends Message> TtrpcServer registerStream(String service,
+    public <Q extends MessageLite, R extends MessageLite> TtrpcServer registerStream(String service,
             String method, Parser<Q> parser, StreamHandler<Q, R> handler) {
         Objects.requireNonNull(parser, "parser");
         Objects.requireNonNull(handler, "handler");

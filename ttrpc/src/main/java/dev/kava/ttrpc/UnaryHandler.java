@@ -1,6 +1,6 @@
 package dev.kava.ttrpc;
 
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 
 /**
  * Serves one unary method: one request in, one response out. Runs on a virtual thread of its
@@ -10,6 +10,6 @@ import com.google.protobuf.Message;
  * {@link CallContext#onCancel}.
  */
 @FunctionalInterface
-public interface UnaryHandler<Q extends Message, R extends Message> {
+public interface UnaryHandler<Q extends MessageLite, R extends MessageLite> {
     R handle(Q request, CallContext ctx) throws Exception;
 }

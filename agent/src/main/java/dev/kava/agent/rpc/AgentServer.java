@@ -1,7 +1,7 @@
 package dev.kava.agent.rpc;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 import com.google.protobuf.Parser;
 import dev.kava.agent.AgentConfig;
 import dev.kava.agent.AgentErrors;
@@ -91,7 +91,7 @@ public final class AgentServer {
         return server;
     }
 
-    private <Q extends Message, R extends Message> void agent(String method, Parser<Q> parser,
+    private <Q extends MessageLite, R extends MessageLite> void agent(String method, Parser<Q> parser,
             UnaryHandler<Q, R> handler) {
         server.register(AGENT_SERVICE, method, parser, guarded(method, handler));
     }
@@ -100,7 +100,7 @@ public final class AgentServer {
      * Statuses for everything a handler can throw: TtrpcException as it is, JVM and Linux errors
      * as INTERNAL with their message. Nothing a host sends escapes as an unexpected exception.
      */
-    static <Q extends Message, R extends Message> UnaryHandler<Q, R> guarded(String method, UnaryHandler<Q, R> h) {
+    static <Q extends MessageLite, R extends MessageLite> UnaryHandler<Q, R> guarded(String method, UnaryHandler<Q, R> h) {
         return (req, ctx) -> {
             try {
                 return h.handle(req, ctx);

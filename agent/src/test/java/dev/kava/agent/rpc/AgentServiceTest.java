@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.Message;
+import com.google.protobuf.MessageLite;
 import dev.kava.api.agent.CheckRequest;
 import dev.kava.api.agent.CopyFileRequest;
 import dev.kava.api.agent.CreateContainerRequest;
@@ -101,7 +101,7 @@ class AgentServiceTest {
         }
     }
 
-    private static TtrpcException fails(String method, Message req) {
+    private static TtrpcException fails(String method, MessageLite req) {
         return assertThrows(TtrpcException.class, () -> client.call(AGENT, method, req, Empty.parser(), T));
     }
 
