@@ -10,13 +10,12 @@ import java.util.logging.Logger;
 
 /**
  * java.util.logging to stderr (the guest's serial console), one terse line per record:
- * {@code [  1.234] I container: created c1}: seconds since the agent started, level letter, the
+ * {@code [  1.234] I container: created c1}: seconds since boot (CLOCK_MONOTONIC, the clock of the
+ * kernel's own messages, so agent and kernel lines interleave on one time line), level letter, the
  * last part of the logger name, the message, and for a failure the exception on the same line.
  * The console is slow under emulation: no stack traces unless at FINE.
  */
 public final class AgentLog {
-    private static final long START = System.nanoTime();
-
     private AgentLog() {}
 
     /** Replaces the JDK's default configuration; {@code level} applies to dev.kava loggers. */
@@ -57,7 +56,7 @@ public final class AgentLog {
     }
 
     static String format(LogRecord r, boolean traces) {
-        long ms = (System.nanoTime() - START) / 1_000_000;
+        long ms = System.nanoTime() / 1_000_000;   // CLOCK_MONOTONIC on Linux: time since boot
         String name = r.getLoggerName() == null ? "" : r.getLoggerName();
         name = name.substring(name.lastIndexOf('.') + 1);
         StringBuilder sb = new StringBuilder(96);
