@@ -1,0 +1,15 @@
+package dev.kava.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+
+/** {@code kava bench ...}: the benchmarks behind the figures in docs/specification.md. */
+@Command(name = "bench", description = "Benchmarks: startup (kava run vs plain QEMU), ttrpc (round trips).",
+        subcommands = {StartupBench.class, TtrpcBench.class})
+final class BenchCommand implements Callable<Integer> {
+    @Override
+    public Integer call() {
+        System.err.println("kava bench: name a benchmark: startup, ttrpc (kava bench --help)");
+        return 2;
+    }
+}

@@ -1,0 +1,2 @@
+/** The host's client of the guest agent API. */
+package dev.kava.runtime.agent;

@@ -1,0 +1,2 @@
+/** kava's TOML configuration: keys, defaults, validation. */
+package dev.kava.runtime.config;

@@ -1,0 +1,2 @@
+/** Containers and their processes' stdio, as the runtime drives them. */
+package dev.kava.runtime.container;
