@@ -112,13 +112,16 @@ final class RunCommand implements Callable<Integer> {
             var bridge = new StdioBridge()
                     .onFirstOutput(s -> sandbox.timeline().mark("first-output"))
                     .start(c, interactive ? new FileInputStream(FileDescriptor.in) : null, out, err, tty);
-            c.start();
-            running.set(c);
-            if (signals.pending() != 0) signals.forward(signals.pending());
             if (tty && Terminal.isatty(1)) {
-                resize(c);
+                resize(c);   // before the process starts, so its first look at the size is right
                 signals.onWindowChange(() -> resize(c));
             }
+            if (signals.pending() != 0) {
+                // a signal arrived while the VM booted: do not start the container at all
+                return 128 + signals.pending();
+            }
+            c.start();
+            running.set(c);
             int status = c.waitExit();
             bridge.awaitOutput(5_000);
             if (raw != null) {
