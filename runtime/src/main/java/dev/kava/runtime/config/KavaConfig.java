@@ -37,7 +37,7 @@ public record KavaConfig(Path source, Hypervisor hypervisor, Agent agent, Runtim
         Path current = cacheDir.resolve("current");
         return new KavaConfig(
                 null,
-                new Hypervisor("auto", 1, 512, current.resolve("bzImage"), current.resolve("kava-guest.img"),
+                new Hypervisor("auto", 2, 512, current.resolve("bzImage"), current.resolve("kava-guest.img"),
                         List.of(), false, Duration.ofSeconds(30)),
                 new Agent(Duration.ofSeconds(30), Duration.ofSeconds(30)),
                 new Runtime("virt", Path.of("/run/kava"), cacheDir, Duration.ofSeconds(10)));
