@@ -141,7 +141,9 @@ public final class GuestService {
             // leave empty
         }
         GuestDetailsResponse.Builder b = GuestDetailsResponse.newBuilder().setAgentDetails(a)
-                .setMemTotalBytes(memTotal());
+                .setMemTotalBytes(meminfo("MemTotal:"))
+                .setMemFreeBytes(meminfo("MemFree:"))
+                .setMemAvailableBytes(meminfo("MemAvailable:"));
         if (memBlockSize) {
             try {
                 String hex = Files.readString(Path.of("/sys/devices/system/memory/block_size_bytes")).strip();
@@ -153,12 +155,12 @@ public final class GuestService {
         return b.build();
     }
 
-    /** MemTotal from /proc/meminfo, in bytes. */
-    static long memTotal() {
+    /** A field of /proc/meminfo ("MemFree:"), in bytes; 0 when missing. */
+    static long meminfo(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemTotal:")) {
-                    String[] f = line.substring(9).trim().split("\\s+");
+                if (line.startsWith(key)) {
+                    String[] f = line.substring(key.length()).trim().split("\\s+");
                     return Long.parseLong(f[0]) * 1024;
                 }
             }

@@ -120,6 +120,8 @@ class AgentServiceTest {
         GuestDetailsResponse d = client.call(AGENT, "GetGuestDetails", GuestDetailsRequest.getDefaultInstance(),
                 GuestDetailsResponse.parser(), T);
         assertTrue(d.getMemTotalBytes() > 0);
+        assertTrue(d.getMemFreeBytes() > 0 && d.getMemFreeBytes() < d.getMemTotalBytes(), d.toString());
+        assertTrue(d.getMemAvailableBytes() >= d.getMemFreeBytes(), d.toString());
         assertEquals(System.getProperty("os.version"), d.getAgentDetails().getKernelRelease());
         assertEquals(List.of("9p", "virtio-fs", "tmpfs", "bind"), d.getAgentDetails().getStorageHandlersList());
     }
