@@ -25,6 +25,7 @@ public final class AgentMain {
     private AgentMain() {}
 
     public static void main(String[] args) {
+        long mainAt = System.nanoTime();
         AgentOptions opts;
         // the JDK's pid, not an FFM call: linking downcalls costs ~0.1 s at start under emulation
         boolean pid1 = ProcessHandle.current().pid() == 1;
@@ -38,6 +39,8 @@ public final class AgentMain {
             opts = AgentOptions.defaults();
         }
         AgentLog.install(opts.logLevel());
+        // the console then shows the JVM's share of the boot: from kava-init's line to this one
+        LOG.info(String.format("main entered at %.3f", mainAt / 1e9));
         Thread.setDefaultUncaughtExceptionHandler((t, e) ->
                 LOG.log(Level.SEVERE, "uncaught in " + t.getName(), e));
         if (opts.train()) {

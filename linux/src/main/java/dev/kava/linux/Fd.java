@@ -41,19 +41,19 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class Fd implements AutoCloseable {
     /** {@code ssize_t read(int fd, void *buf, size_t count)} */
-    private static final MethodHandle READ = Native.errnoCall("read",
+    private static final Native.Lazy READ = Native.lazyErrnoCall("read",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     /** {@code ssize_t write(int fd, const void *buf, size_t count)} */
-    private static final MethodHandle WRITE = Native.errnoCall("write",
+    private static final Native.Lazy WRITE = Native.lazyErrnoCall("write",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     /** {@code int open(const char *path, int flags, ... mode_t mode)} */
-    private static final MethodHandle OPEN = Native.errnoCall("open",
+    private static final Native.Lazy OPEN = Native.lazyErrnoCall("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     /** {@code int fcntl(int fd, int cmd, ... int arg)} */
-    private static final MethodHandle FCNTL = Native.errnoCall("fcntl",
+    private static final Native.Lazy FCNTL = Native.lazyErrnoCall("fcntl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     /** {@code int close(int fd)}: errors are not reported (the descriptor is gone either way). */
-    private static final MethodHandle CLOSE = Native.plainCall("close", Native.INT_OF_INT);
+    private static final Native.Lazy CLOSE = Native.lazyPlainCall("close", Native.INT_OF_INT);
 
     /** Largest single transfer: one native bounce buffer per call stays small. */
     private static final int CHUNK = 64 * 1024;
@@ -85,7 +85,7 @@ public final class Fd implements AutoCloseable {
             MemorySegment st = Native.errnoState(arena);
             MemorySegment cpath = arena.allocateFrom(path);
             while (true) {
-                int r = (int) OPEN.invokeExact(st, cpath, flags, mode);
+                int r = (int) OPEN.handle().invokeExact(st, cpath, flags, mode);
                 if (r >= 0) {
                     return new Fd(r);
                 }
@@ -174,7 +174,7 @@ public final class Fd implements AutoCloseable {
     private static int readInto(int fd, MemorySegment st, MemorySegment buf, int n) {
         try {
             while (true) {
-                long r = (long) READ.invokeExact(st, fd, buf, (long) n);
+                long r = (long) READ.handle().invokeExact(st, fd, buf, (long) n);
                 if (r > 0) {
                     return (int) r;
                 }
@@ -207,7 +207,7 @@ public final class Fd implements AutoCloseable {
             MemorySegment buf = arena.allocate(n);
             MemorySegment.copy(b, off, buf, JAVA_BYTE, 0, n);
             while (true) {
-                long r = (long) WRITE.invokeExact(st, fd, buf, (long) n);
+                long r = (long) WRITE.handle().invokeExact(st, fd, buf, (long) n);
                 if (r >= 0) {
                     return (int) r;
                 }
@@ -270,7 +270,7 @@ public final class Fd implements AutoCloseable {
         int fd = acquire(what);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            return Native.check((int) FCNTL.invokeExact(st, fd, cmd, arg), st, "fcntl(fd " + fd + ", " + cmd + ")");
+            return Native.check((int) FCNTL.handle().invokeExact(st, fd, cmd, arg), st, "fcntl(fd " + fd + ", " + cmd + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         } finally {
@@ -374,7 +374,7 @@ public final class Fd implements AutoCloseable {
 
     private void closeNow() {
         try {
-            int ignored = (int) CLOSE.invokeExact(raw);
+            int ignored = (int) CLOSE.handle().invokeExact(raw);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

@@ -45,10 +45,10 @@ public final class Mounts {
     public static final int UMOUNT_NOFOLLOW = 8;
 
     /** {@code int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data)} */
-    private static final MethodHandle MOUNT = Native.errnoCall("mount",
+    private static final Native.Lazy MOUNT = Native.lazyErrnoCall("mount",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS));
     /** {@code int umount2(const char *target, int flags)} */
-    private static final MethodHandle UMOUNT2 = Native.errnoCall("umount2",
+    private static final Native.Lazy UMOUNT2 = Native.lazyErrnoCall("umount2",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
 
     private static final Path MOUNTINFO = Path.of("/proc/self/mountinfo");
@@ -62,7 +62,7 @@ public final class Mounts {
     public static void mount(String source, String target, String fstype, long flags, String data) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            int r = (int) MOUNT.invokeExact(st, Native.cString(arena, source), arena.allocateFrom(target),
+            int r = (int) MOUNT.handle().invokeExact(st, Native.cString(arena, source), arena.allocateFrom(target),
                     Native.cString(arena, fstype), flags, Native.cString(arena, data));
             Native.check(r, st, "mount(" + source + ", " + target + ", " + fstype + ")");
         } catch (Throwable t) {
@@ -74,7 +74,7 @@ public final class Mounts {
     public static void umount(String target, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            Native.check((int) UMOUNT2.invokeExact(st, arena.allocateFrom(target), flags), st, "umount2(" + target + ")");
+            Native.check((int) UMOUNT2.handle().invokeExact(st, arena.allocateFrom(target), flags), st, "umount2(" + target + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

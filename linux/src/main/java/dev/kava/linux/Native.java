@@ -49,6 +49,39 @@ final class Native {
         return LINKER.downcallHandle(symbol(name), descriptor, options);
     }
 
+    /**
+     * A downcall linked on first use. Linking costs several milliseconds per function on a cold JVM,
+     * and seconds in all under emulation (the guest agent's start-up), while most processes use a
+     * few of the calls a class offers. Thread-safe; at worst two threads link the same handle.
+     */
+    static final class Lazy {
+        private final java.util.function.Supplier<MethodHandle> link;
+        private volatile MethodHandle handle;
+
+        private Lazy(java.util.function.Supplier<MethodHandle> link) {
+            this.link = link;
+        }
+
+        MethodHandle handle() {
+            MethodHandle h = handle;
+            if (h == null) {
+                h = link.get();
+                handle = h;
+            }
+            return h;
+        }
+    }
+
+    /** {@link #errnoCall}, linked on first use. */
+    static Lazy lazyErrnoCall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        return new Lazy(() -> errnoCall(name, descriptor, options));
+    }
+
+    /** {@link #plainCall}, linked on first use. */
+    static Lazy lazyPlainCall(String name, FunctionDescriptor descriptor, Linker.Option... options) {
+        return new Lazy(() -> plainCall(name, descriptor, options));
+    }
+
     /** Like {@link #plainCall}, or null when this libc does not have the function. */
     static MethodHandle optional(String name, FunctionDescriptor descriptor) {
         return LIBC.find(name).map(s -> LINKER.downcallHandle(s, descriptor)).orElse(null);

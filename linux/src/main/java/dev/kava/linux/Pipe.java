@@ -11,7 +11,7 @@ import java.lang.invoke.MethodHandle;
 /** Both ends of a pipe, {@code pipe(7)}. Closing the record closes both ends. */
 public record Pipe(Fd readEnd, Fd writeEnd) implements AutoCloseable {
     /** {@code int pipe2(int pipefd[2], int flags)} */
-    private static final MethodHandle PIPE2 = Native.errnoCall("pipe2",
+    private static final Native.Lazy PIPE2 = Native.lazyErrnoCall("pipe2",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
 
     /** A new pipe, both ends close-on-exec: {@code pipe2(2)} with O_CLOEXEC. */
@@ -19,7 +19,7 @@ public record Pipe(Fd readEnd, Fd writeEnd) implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
             MemorySegment fds = arena.allocate(JAVA_INT, 2);
-            Native.check((int) PIPE2.invokeExact(st, fds, OpenFlags.O_CLOEXEC), st, "pipe2");
+            Native.check((int) PIPE2.handle().invokeExact(st, fds, OpenFlags.O_CLOEXEC), st, "pipe2");
             return new Pipe(Fd.adopt(fds.getAtIndex(JAVA_INT, 0)), Fd.adopt(fds.getAtIndex(JAVA_INT, 1)));
         } catch (Throwable t) {
             throw Native.rethrow(t);

@@ -32,16 +32,16 @@ public final class Processes {
     public static final int PR_GET_CHILD_SUBREAPER = 37;
 
     /** {@code pid_t getpid(void)} */
-    private static final MethodHandle GETPID = Native.plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
+    private static final Native.Lazy GETPID = Native.lazyPlainCall("getpid", FunctionDescriptor.of(JAVA_INT));
     /** {@code int prctl(int option, ... unsigned long arg2, arg3, arg4, arg5)} */
-    private static final MethodHandle PRCTL = Native.errnoCall("prctl",
+    private static final Native.Lazy PRCTL = Native.lazyErrnoCall("prctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
             Linker.Option.firstVariadicArg(1));
     /** {@code pid_t waitpid(pid_t pid, int *wstatus, int options)} */
-    private static final MethodHandle WAITPID = Native.errnoCall("waitpid",
+    private static final Native.Lazy WAITPID = Native.lazyErrnoCall("waitpid",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     /** {@code int kill(pid_t pid, int sig)} */
-    private static final MethodHandle KILL = Native.errnoCall("kill",
+    private static final Native.Lazy KILL = Native.lazyErrnoCall("kill",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
 
     private Processes() {}
@@ -49,7 +49,7 @@ public final class Processes {
     /** This process's id, {@code getpid(2)}. */
     public static int getpid() {
         try {
-            return (int) GETPID.invokeExact();
+            return (int) GETPID.handle().invokeExact();
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -77,7 +77,7 @@ public final class Processes {
     private static int prctl(String call, int option, long arg2) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            return Native.check((int) PRCTL.invokeExact(st, option, arg2, 0L, 0L, 0L), st, call);
+            return Native.check((int) PRCTL.handle().invokeExact(st, option, arg2, 0L, 0L, 0L), st, call);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -94,7 +94,7 @@ public final class Processes {
             MemorySegment st = Native.errnoState(arena);
             MemorySegment status = arena.allocate(JAVA_INT);
             while (true) {
-                int r = (int) WAITPID.invokeExact(st, pid, status, options);
+                int r = (int) WAITPID.handle().invokeExact(st, pid, status, options);
                 if (r > 0) {
                     return new WaitStatus(r, status.get(JAVA_INT, 0));
                 }
@@ -115,7 +115,7 @@ public final class Processes {
     public static void kill(int pid, int signal) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            Native.check((int) KILL.invokeExact(st, pid, signal), st, "kill(" + pid + ", " + Signals.name(signal) + ")");
+            Native.check((int) KILL.handle().invokeExact(st, pid, signal), st, "kill(" + pid + ", " + Signals.name(signal) + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

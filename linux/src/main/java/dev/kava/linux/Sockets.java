@@ -25,31 +25,31 @@ final class Sockets {
     static final int SHUT_RDWR = 2;
 
     /** {@code int socket(int domain, int type, int protocol)} */
-    private static final MethodHandle SOCKET = Native.errnoCall("socket",
+    private static final Native.Lazy SOCKET = Native.lazyErrnoCall("socket",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     /** {@code int socketpair(int domain, int type, int protocol, int sv[2])} */
-    private static final MethodHandle SOCKETPAIR = Native.errnoCall("socketpair",
+    private static final Native.Lazy SOCKETPAIR = Native.lazyErrnoCall("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     /** {@code int bind(int fd, const struct sockaddr *addr, socklen_t len)} */
-    private static final MethodHandle BIND = Native.errnoCall("bind",
+    private static final Native.Lazy BIND = Native.lazyErrnoCall("bind",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     /** {@code int listen(int fd, int backlog)} */
-    private static final MethodHandle LISTEN = Native.errnoCall("listen",
+    private static final Native.Lazy LISTEN = Native.lazyErrnoCall("listen",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     /** {@code int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)} */
-    private static final MethodHandle ACCEPT4 = Native.errnoCall("accept4",
+    private static final Native.Lazy ACCEPT4 = Native.lazyErrnoCall("accept4",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
     /** {@code int connect(int fd, const struct sockaddr *addr, socklen_t len)} */
-    private static final MethodHandle CONNECT = Native.errnoCall("connect",
+    private static final Native.Lazy CONNECT = Native.lazyErrnoCall("connect",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
     /** {@code int shutdown(int fd, int how)} */
-    private static final MethodHandle SHUTDOWN = Native.errnoCall("shutdown",
+    private static final Native.Lazy SHUTDOWN = Native.lazyErrnoCall("shutdown",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     /** {@code ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)} */
-    static final MethodHandle SENDMSG = Native.errnoCall("sendmsg",
+    static final Native.Lazy SENDMSG = Native.lazyErrnoCall("sendmsg",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     /** {@code ssize_t recvmsg(int fd, struct msghdr *msg, int flags)} */
-    static final MethodHandle RECVMSG = Native.errnoCall("recvmsg",
+    static final Native.Lazy RECVMSG = Native.lazyErrnoCall("recvmsg",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
 
     private Sockets() {}
@@ -58,7 +58,7 @@ final class Sockets {
     static Fd socket(int domain, String what) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            int r = (int) SOCKET.invokeExact(st, domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            int r = (int) SOCKET.handle().invokeExact(st, domain, SOCK_STREAM | SOCK_CLOEXEC, 0);
             return Fd.adopt(Native.check(r, st, "socket(" + what + ")"));
         } catch (Throwable t) {
             throw Native.rethrow(t);
@@ -70,7 +70,7 @@ final class Sockets {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
             MemorySegment sv = arena.allocate(JAVA_INT, 2);
-            Native.check((int) SOCKETPAIR.invokeExact(st, domain, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), st, "socketpair");
+            Native.check((int) SOCKETPAIR.handle().invokeExact(st, domain, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), st, "socketpair");
             return new Fd[] {Fd.adopt(sv.getAtIndex(JAVA_INT, 0)), Fd.adopt(sv.getAtIndex(JAVA_INT, 1))};
         } catch (Throwable t) {
             throw Native.rethrow(t);
@@ -82,8 +82,8 @@ final class Sockets {
         int raw = fd.acquire("bind");
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            Native.check((int) BIND.invokeExact(st, raw, addr, (int) addr.byteSize()), st, "bind(" + what + ")");
-            Native.check((int) LISTEN.invokeExact(st, raw, backlog), st, "listen(" + what + ")");
+            Native.check((int) BIND.handle().invokeExact(st, raw, addr, (int) addr.byteSize()), st, "bind(" + what + ")");
+            Native.check((int) LISTEN.handle().invokeExact(st, raw, backlog), st, "listen(" + what + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         } finally {
@@ -98,7 +98,7 @@ final class Sockets {
             MemorySegment st = Native.errnoState(arena);
             boolean interrupted = false;
             while (true) {
-                int r = (int) CONNECT.invokeExact(st, raw, addr, (int) addr.byteSize());
+                int r = (int) CONNECT.handle().invokeExact(st, raw, addr, (int) addr.byteSize());
                 if (r == 0) {
                     return;
                 }
@@ -125,7 +125,7 @@ final class Sockets {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
             while (true) {
-                int r = (int) ACCEPT4.invokeExact(st, raw, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
+                int r = (int) ACCEPT4.handle().invokeExact(st, raw, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
                 if (r >= 0) {
                     return Fd.adopt(r);
                 }
@@ -145,7 +145,7 @@ final class Sockets {
     static void shutdown(int raw, int how) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            Native.check((int) SHUTDOWN.invokeExact(st, raw, how), st, "shutdown(fd " + raw + ")");
+            Native.check((int) SHUTDOWN.handle().invokeExact(st, raw, how), st, "shutdown(fd " + raw + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

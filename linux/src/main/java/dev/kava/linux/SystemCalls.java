@@ -28,28 +28,28 @@ public final class SystemCalls {
     public static final int EFD_CLOEXEC = 02000000;
 
     /** {@code int ioctl(int fd, unsigned long request, ... void *arg)} */
-    private static final MethodHandle IOCTL_PTR = Native.errnoCall("ioctl",
+    private static final Native.Lazy IOCTL_PTR = Native.lazyErrnoCall("ioctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS), Linker.Option.firstVariadicArg(2));
     /** {@code int ioctl(int fd, unsigned long request, ... unsigned long arg)} */
-    private static final MethodHandle IOCTL_LONG = Native.errnoCall("ioctl",
+    private static final Native.Lazy IOCTL_LONG = Native.lazyErrnoCall("ioctl",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(2));
     /** {@code void sync(void)} */
-    private static final MethodHandle SYNC = Native.plainCall("sync", FunctionDescriptor.ofVoid());
+    private static final Native.Lazy SYNC = Native.lazyPlainCall("sync", FunctionDescriptor.ofVoid());
     /** {@code int reboot(int cmd)} (glibc adds the magic numbers) */
-    private static final MethodHandle REBOOT = Native.errnoCall("reboot", Native.INT_OF_INT);
+    private static final Native.Lazy REBOOT = Native.lazyErrnoCall("reboot", Native.INT_OF_INT);
     /** {@code int sethostname(const char *name, size_t len)} */
-    private static final MethodHandle SETHOSTNAME = Native.errnoCall("sethostname",
+    private static final Native.Lazy SETHOSTNAME = Native.lazyErrnoCall("sethostname",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     /** {@code int clock_settime(clockid_t clock, const struct timespec *tp)} */
-    private static final MethodHandle CLOCK_SETTIME = Native.errnoCall("clock_settime",
+    private static final Native.Lazy CLOCK_SETTIME = Native.lazyErrnoCall("clock_settime",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     /** {@code int uname(struct utsname *buf)} */
-    private static final MethodHandle UNAME = Native.errnoCall("uname", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    private static final Native.Lazy UNAME = Native.lazyErrnoCall("uname", FunctionDescriptor.of(JAVA_INT, ADDRESS));
     /** {@code int memfd_create(const char *name, unsigned int flags)} */
-    private static final MethodHandle MEMFD_CREATE = Native.errnoCall("memfd_create",
+    private static final Native.Lazy MEMFD_CREATE = Native.lazyErrnoCall("memfd_create",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     /** {@code int eventfd(unsigned int initval, int flags)} */
-    private static final MethodHandle EVENTFD = Native.errnoCall("eventfd",
+    private static final Native.Lazy EVENTFD = Native.lazyErrnoCall("eventfd",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
 
     private SystemCalls() {}
@@ -67,7 +67,7 @@ public final class SystemCalls {
     public static int ioctl(int fd, long request, long arg) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            return Native.check((int) IOCTL_LONG.invokeExact(st, fd, request, arg), st,
+            return Native.check((int) IOCTL_LONG.handle().invokeExact(st, fd, request, arg), st,
                     "ioctl(fd " + fd + ", 0x" + Long.toHexString(request) + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
@@ -77,7 +77,7 @@ public final class SystemCalls {
     static int ioctl(String call, int fd, long request, MemorySegment arg) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            return Native.check((int) IOCTL_PTR.invokeExact(st, fd, request, arg), st, call);
+            return Native.check((int) IOCTL_PTR.handle().invokeExact(st, fd, request, arg), st, call);
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -86,7 +86,7 @@ public final class SystemCalls {
     /** Flushes filesystem buffers, {@code sync(2)}. */
     public static void sync() {
         try {
-            SYNC.invokeExact();
+            SYNC.handle().invokeExact();
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -99,7 +99,7 @@ public final class SystemCalls {
     public static void reboot(int cmd) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            Native.check((int) REBOOT.invokeExact(st, cmd), st, "reboot(0x" + Integer.toHexString(cmd) + ")");
+            Native.check((int) REBOOT.handle().invokeExact(st, cmd), st, "reboot(0x" + Integer.toHexString(cmd) + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -111,7 +111,7 @@ public final class SystemCalls {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
             MemorySegment cname = arena.allocateFrom(name);
-            Native.check((int) SETHOSTNAME.invokeExact(st, cname, (long) bytes.length), st, "sethostname(" + name + ")");
+            Native.check((int) SETHOSTNAME.handle().invokeExact(st, cname, (long) bytes.length), st, "sethostname(" + name + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -124,7 +124,7 @@ public final class SystemCalls {
             MemorySegment ts = arena.allocate(Structs.TIMESPEC);
             ts.set(JAVA_LONG, Structs.offset(Structs.TIMESPEC, "tv_sec"), sec);
             ts.set(JAVA_LONG, Structs.offset(Structs.TIMESPEC, "tv_nsec"), nsec);
-            Native.check((int) CLOCK_SETTIME.invokeExact(st, CLOCK_REALTIME, ts), st, "clock_settime(CLOCK_REALTIME)");
+            Native.check((int) CLOCK_SETTIME.handle().invokeExact(st, CLOCK_REALTIME, ts), st, "clock_settime(CLOCK_REALTIME)");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -135,7 +135,7 @@ public final class SystemCalls {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
             MemorySegment uts = arena.allocate(Structs.UTSNAME);
-            Native.check((int) UNAME.invokeExact(st, uts), st, "uname");
+            Native.check((int) UNAME.handle().invokeExact(st, uts), st, "uname");
             return uts.getString(Structs.offset(Structs.UTSNAME, "release"));
         } catch (Throwable t) {
             throw Native.rethrow(t);
@@ -146,7 +146,7 @@ public final class SystemCalls {
     public static int memfdCreate(String name, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            return Native.check((int) MEMFD_CREATE.invokeExact(st, arena.allocateFrom(name), flags), st,
+            return Native.check((int) MEMFD_CREATE.handle().invokeExact(st, arena.allocateFrom(name), flags), st,
                     "memfd_create(" + name + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
@@ -165,7 +165,7 @@ public final class SystemCalls {
     public static Fd eventfd(int initval, int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            return Fd.adopt(Native.check((int) EVENTFD.invokeExact(st, initval, flags), st, "eventfd"));
+            return Fd.adopt(Native.check((int) EVENTFD.handle().invokeExact(st, initval, flags), st, "eventfd"));
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

@@ -50,12 +50,12 @@ public final class Terminal {
     static final int TCSANOW = 0;
 
     /** {@code int isatty(int fd)} */
-    private static final MethodHandle ISATTY = Native.plainCall("isatty", Native.INT_OF_INT);
+    private static final Native.Lazy ISATTY = Native.lazyPlainCall("isatty", Native.INT_OF_INT);
     /** {@code int tcgetattr(int fd, struct termios *t)} */
-    private static final MethodHandle TCGETATTR = Native.errnoCall("tcgetattr",
+    private static final Native.Lazy TCGETATTR = Native.lazyErrnoCall("tcgetattr",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
     /** {@code int tcsetattr(int fd, int when, const struct termios *t)} */
-    private static final MethodHandle TCSETATTR = Native.errnoCall("tcsetattr",
+    private static final Native.Lazy TCSETATTR = Native.lazyErrnoCall("tcsetattr",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
 
     private Terminal() {}
@@ -63,7 +63,7 @@ public final class Terminal {
     /** Whether {@code fd} refers to a terminal, {@code isatty(3)}. */
     public static boolean isatty(int fd) {
         try {
-            return (int) ISATTY.invokeExact(fd) == 1;
+            return (int) ISATTY.handle().invokeExact(fd) == 1;
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -151,7 +151,7 @@ public final class Terminal {
     static void tcgetattr(int fd, MemorySegment termios) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            Native.check((int) TCGETATTR.invokeExact(st, fd, termios), st, "tcgetattr(fd " + fd + ")");
+            Native.check((int) TCGETATTR.handle().invokeExact(st, fd, termios), st, "tcgetattr(fd " + fd + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }
@@ -160,7 +160,7 @@ public final class Terminal {
     static void tcsetattr(int fd, MemorySegment termios) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment st = Native.errnoState(arena);
-            Native.check((int) TCSETATTR.invokeExact(st, fd, TCSANOW, termios), st, "tcsetattr(fd " + fd + ")");
+            Native.check((int) TCSETATTR.handle().invokeExact(st, fd, TCSANOW, termios), st, "tcsetattr(fd " + fd + ")");
         } catch (Throwable t) {
             throw Native.rethrow(t);
         }

@@ -119,7 +119,7 @@ public final class UnixSocket implements AutoCloseable {
             }
             MemorySegment msg = msghdr(arena, data, n, control);
             while (true) {
-                long r = (long) Sockets.SENDMSG.invokeExact(st, raw, msg, Sockets.MSG_NOSIGNAL);
+                long r = (long) Sockets.SENDMSG.handle().invokeExact(st, raw, msg, Sockets.MSG_NOSIGNAL);
                 if (r >= 0) {
                     return (int) r;
                 }
@@ -159,7 +159,7 @@ public final class UnixSocket implements AutoCloseable {
             MemorySegment msg = msghdr(arena, data, n, control);
             long r;
             while (true) {
-                r = (long) Sockets.RECVMSG.invokeExact(st, raw, msg, Sockets.MSG_CMSG_CLOEXEC);
+                r = (long) Sockets.RECVMSG.handle().invokeExact(st, raw, msg, Sockets.MSG_CMSG_CLOEXEC);
                 if (r >= 0) {
                     break;
                 }

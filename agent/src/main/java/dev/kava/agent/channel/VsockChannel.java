@@ -26,6 +26,11 @@ public final class VsockChannel implements Runnable {
 
     /** Listens on {@code port} and starts the accept loop on a platform thread; false if unavailable. */
     public static boolean start(TtrpcServer server, int port) {
+        if (!hasTransport()) {
+            // no virtio-vsock device (QEMU here): skip the socket calls, which cost start-up time
+            LOG.fine("no virtio-vsock device: not listening on vsock");
+            return false;
+        }
         if (!Vsock.isAvailable()) {
             LOG.info("no vsock: " + Vsock.unavailabilityCause());
             return false;
@@ -41,6 +46,16 @@ public final class VsockChannel implements Runnable {
                 .start(new VsockChannel(server, listener, port));
         LOG.info("listening on vsock port " + port);
         return true;
+    }
+
+    /** Whether a virtio-vsock device is bound to its driver, i.e. a host can reach us over vsock. */
+    static boolean hasTransport() {
+        java.nio.file.Path drv = java.nio.file.Path.of("/sys/bus/virtio/drivers/vmw_vsock_virtio_transport");
+        try (var entries = java.nio.file.Files.list(drv)) {
+            return entries.anyMatch(p -> p.getFileName().toString().startsWith("virtio"));
+        } catch (java.io.IOException e) {
+            return false;
+        }
     }
 
     @Override

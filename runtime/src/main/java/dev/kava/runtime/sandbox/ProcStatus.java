@@ -13,6 +13,11 @@ public final class ProcStatus {
         return field(pid, "VmRSS:");
     }
 
+    /** Threads of a process, 0 when it is gone. */
+    public static int threads(long pid) {
+        return (int) field(pid, "Threads:");
+    }
+
     /** Proportional set size in KiB (from smaps_rollup), 0 when unavailable. */
     public static long pssKiB(long pid) {
         try {

@@ -238,7 +238,7 @@ public final class VirtSandbox implements Sandbox, MountLedger {
             }
         }
         return new SandboxFigures(vmPid, vmPid > 0 ? ProcStatus.rssKiB(vmPid) : 0, ProcStatus.rssKiB(ProcessHandle.current().pid()),
-                guestUsed, guestTotal, Thread.activeCount());
+                guestUsed, guestTotal, ProcStatus.threads(ProcessHandle.current().pid()));
     }
 
     /** Stops the containers, the agent and the VM, and undoes every host resource. Never throws. */
