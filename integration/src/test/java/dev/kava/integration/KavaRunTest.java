@@ -119,6 +119,29 @@ class KavaRunTest {
     }
 
     @Test
+    void cleanupUndoesWhatAKilledKavaLeftBehind() throws Exception {
+        String id = id();
+        ProcessBuilder pb = Kava.builder(List.of("run", "--rm", "--name", id, "busybox", "sh", "-c", "echo started; exec sleep 1000"));
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        Process p = pb.start();
+        var out = Kava.drain(p.getInputStream());
+        var err = Kava.drain(p.getErrorStream());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!Kava.text(out).contains("started") && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(50);
+        assertTrue(Kava.text(out).contains("started"), "container did not start: " + Kava.text(err));
+        new ProcessBuilder("kill", "-KILL", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        // a crash leaves the VM, the rootfs mount and the state behind: that is what cleanup is for
+        assertFalse(Kava.leftovers(id).isEmpty(), "expected leftovers after kill -9");
+        var r = Kava.run("cleanup");
+        assertEquals(0, r.status(), r::toString);
+        assertTrue(r.stdout().contains(id), r::toString);
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Kava.leftovers(id).isEmpty() && System.nanoTime() < until) Thread.sleep(100);
+        // @AfterEach asserts that nothing of this sandbox is left
+    }
+
+    @Test
     void aCommandThatDoesNotExistFailsClearlyWith127() throws Exception {
         var r = Kava.run("run", "--rm", "--name", id(), "busybox", "no-such-command-xyz");
         assertEquals(127, r.status(), r::toString);
