@@ -60,6 +60,24 @@ final class Kava {
         return new Result(p.exitValue(), text(out), text(err));
     }
 
+    /** A kava process started in the background, with what it printed so far. */
+    record Running(Process process, Drain out, Drain err) {}
+
+    /** Starts kava and waits until its stdout contains {@code marker} (the container is up). */
+    static Running startAndAwait(List<String> args, String marker) throws Exception {
+        ProcessBuilder pb = builder(args);
+        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        Process p = pb.start();
+        Running r = new Running(p, drain(p.getInputStream()), drain(p.getErrorStream()));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (!text(r.out()).contains(marker) && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(50);
+        if (!text(r.out()).contains(marker)) {
+            p.destroyForcibly();
+            throw new AssertionError("kava " + args + " never printed " + marker + "\n" + text(r.err()));
+        }
+        return r;
+    }
+
     static Result run(String... args) throws Exception {
         return run(List.of(args), null, 120, Map.of());
     }

@@ -101,34 +101,22 @@ class KavaRunTest {
     @Test
     void sigtermToKavaStopsTheContainerAndTheVm() throws Exception {
         String id = id();
-        ProcessBuilder pb = Kava.builder(List.of("run", "--rm", "--stop-timeout", "2", "--name", id,
-                "busybox", "sh", "-c", "echo started; exec sleep 1000"));
-        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        Process p = pb.start();
-        var out = Kava.drain(p.getInputStream());
-        var err = Kava.drain(p.getErrorStream());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        while (!Kava.text(out).contains("started") && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(50);
-        assertTrue(Kava.text(out).contains("started"), "container did not start: " + Kava.text(err));
+        var running = Kava.startAndAwait(List.of("run", "--rm", "--stop-timeout", "2", "--name", id,
+                "busybox", "sh", "-c", "echo started; exec sleep 1000"), "started");
+        Process p = running.process();
         // the launcher execs java, so p is the kava JVM itself
         new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "kava did not stop after SIGTERM");
         int status = p.exitValue();
         // sleep as PID 1 ignores SIGTERM, so it is killed after the stop timeout
-        assertTrue(status == 143 || status == 137, "exit status " + status + "\n" + Kava.text(err));
+        assertTrue(status == 143 || status == 137, "exit status " + status + "\n" + Kava.text(running.err()));
     }
 
     @Test
     void cleanupUndoesWhatAKilledKavaLeftBehind() throws Exception {
         String id = id();
-        ProcessBuilder pb = Kava.builder(List.of("run", "--rm", "--name", id, "busybox", "sh", "-c", "echo started; exec sleep 1000"));
-        pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
-        Process p = pb.start();
-        var out = Kava.drain(p.getInputStream());
-        var err = Kava.drain(p.getErrorStream());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-        while (!Kava.text(out).contains("started") && System.nanoTime() < deadline && p.isAlive()) Thread.sleep(50);
-        assertTrue(Kava.text(out).contains("started"), "container did not start: " + Kava.text(err));
+        Process p = Kava.startAndAwait(List.of("run", "--rm", "--name", id, "busybox", "sh", "-c", "echo started; exec sleep 1000"),
+                "started").process();
         new ProcessBuilder("kill", "-KILL", Long.toString(p.pid())).start().waitFor();
         assertTrue(p.waitFor(10, TimeUnit.SECONDS));
         // a crash leaves the VM, the rootfs mount and the state behind: that is what cleanup is for
