@@ -13,6 +13,8 @@ hash=$( { echo "$srcver"; cat "$here/kernel/kava.config" "$0"; } | sha256sum | c
 out="$cache/kernel/$hash"
 if [ -f "$out/bzImage" ]; then echo "$out/bzImage"; exit 0; fi
 mkdir -p "$cache/kernel"
+exec 9>"$cache/kernel/.lock"; flock 9          # one builder at a time; the loser finds the cache filled
+if [ -f "$out/bzImage" ]; then echo "$out/bzImage"; exit 0; fi
 work="$cache/kernel/build"          # kept between builds so that a changed fragment rebuilds incrementally
 if [ ! -f "$work/Makefile" ]; then
   echo "kava: unpacking linux-source-6.1 ($srcver) into $work" >&2
