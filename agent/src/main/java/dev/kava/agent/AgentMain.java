@@ -6,7 +6,6 @@ import dev.kava.agent.guest.GuestSetup;
 import dev.kava.agent.guest.PowerOff;
 import dev.kava.agent.process.ChildProcesses;
 import dev.kava.agent.rpc.AgentServer;
-import dev.kava.api.agent.Agent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.logging.Level;
@@ -58,9 +57,6 @@ public final class AgentMain {
     }
 
     private static void run(AgentOptions opts, boolean pid1) throws Exception {
-        // building the agent.proto descriptors is the largest start-up cost besides FFM linking:
-        // overlap the two when the guest has a second vCPU
-        Thread.ofPlatform().daemon().name("warm-up").start(Agent::getDescriptor);
         if (opts.mounts()) {
             GuestSetup.mountSystem();
         }

@@ -145,7 +145,8 @@ class UnaryCallTest {
 
     @Test
     void handlerTtrpcExceptionKeepsItsCodeMessageAndDetails() {
-        Any detail = Any.pack(StringValue.of("why"));
+        Any detail = Any.newBuilder().setTypeUrl("type.googleapis.com/google.protobuf.StringValue")
+                .setValue(StringValue.of("why").toByteString()).build();
         echo.server.register(SERVICE, "NotFound", StringValue.parser(), (q, ctx) -> {
             throw new TtrpcException(Code.NOT_FOUND, "no container " + q.getValue(),
                     List.of(detail), null);
