@@ -48,7 +48,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-i", "--interactive"}, description = "keep stdin open and send it to the container")
     boolean interactive;
 
-    @Option(names = {"-t", "--tty"}, description = "allocate a terminal for the container")
+    @Option(names = {"-t", "--tty"}, description = "allocate a terminal for the container; when stdin is a terminal too, what you type goes to it")
     boolean tty;
 
     @Option(names = "--name", description = "sandbox and container id (default: random)")
@@ -111,7 +111,7 @@ final class RunCommand implements Callable<Integer> {
             OutputStream err = new FileOutputStream(FileDescriptor.err);
             var bridge = new StdioBridge()
                     .onFirstOutput(s -> sandbox.timeline().mark("first-output"))
-                    .start(c, interactive ? new FileInputStream(FileDescriptor.in) : null, out, err, tty);
+                    .start(c, interactive || ttyIn ? new FileInputStream(FileDescriptor.in) : null, out, err, tty);
             if (tty && Terminal.isatty(1)) {
                 resize(c);   // before the process starts, so its first look at the size is right
                 signals.onWindowChange(() -> resize(c));

@@ -99,6 +99,25 @@ class KavaRunTest {
     }
 
     @Test
+    void ttyAloneGivesAnInteractiveShellThatReadsWhatIsTyped() throws Exception {
+        // `./kava run --rm -t busybox sh` in a terminal: what the user types reaches the shell
+        String id = id();
+        String cmd = Kava.HOME.resolve("kava") + " run --rm -t --name " + id + " busybox sh";
+        var pb = new ProcessBuilder("script", "-qfec", cmd, "/dev/null").directory(Kava.HOME.toFile());
+        Process p = pb.start();
+        var out = Kava.drain(p.getInputStream());
+        var err = Kava.drain(p.getErrorStream());
+        try (var typed = p.getOutputStream()) {
+            typed.write("echo typed-$((40+2)); exit 3\n".getBytes(StandardCharsets.UTF_8));
+            typed.flush();
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the shell did not exit: " + Kava.text(out) + Kava.text(err));
+        }
+        out.join();
+        assertTrue(Kava.text(out).contains("typed-42"), "the shell did not run what was typed: " + Kava.text(out));
+        assertEquals(3, p.exitValue(), Kava.text(out) + Kava.text(err));
+    }
+
+    @Test
     void sigtermToKavaStopsTheContainerAndTheVm() throws Exception {
         String id = id();
         var running = Kava.startAndAwait(List.of("run", "--rm", "--stop-timeout", "2", "--name", id,
