@@ -152,7 +152,9 @@ public final class VirtSandbox implements Sandbox, MountLedger {
         }
         AgentClient client = null;
         IOException last = null;
-        while (Instant.now().isBefore(deadline)) {
+        Instant dialBy = Instant.now().plus(config.agent().dialTimeout());
+        Instant connectBy = dialBy.isBefore(deadline) ? dialBy : deadline;
+        while (Instant.now().isBefore(connectBy)) {
             if (!hypervisor.isRunning()) {
                 throw new KavaException("the VM exited while booting");
             }
