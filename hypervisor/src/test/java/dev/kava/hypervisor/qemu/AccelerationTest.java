@@ -45,7 +45,7 @@ class AccelerationTest {
         assertEquals("TCG (no hardware virtualization: KVM is PVM)", a.reason());
         assertEquals(2_096_039, a.tscKhz());
         assertEquals(List.of("tsc_early_khz=2096039", "tsc=reliable"), a.kernelParams());
-        assertEquals(List.of("-accel", "tcg,thread=multi", "-cpu", "max"), a.qemuArgs());
+        assertEquals(List.of("-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max"), a.qemuArgs());
     }
 
     @Test

@@ -36,7 +36,7 @@ class QemuCommandLineTest {
         List<String> argv = build(TCG, CONFIG, List.of());
         assertEquals("/usr/bin/qemu-system-x86_64", argv.getFirst());
         assertEquals("microvm,acpi=off,rtc=on,isa-serial=on", after(argv, "-M"));
-        assertEquals("tcg,thread=multi", after(argv, "-accel"));
+        assertEquals("tcg,thread=multi,tb-size=64", after(argv, "-accel"));
         assertEquals("max", after(argv, "-cpu"));
         assertTrue(argv.containsAll(List.of("-nodefaults", "-no-user-config", "-nographic", "-no-reboot")));
         assertEquals("2", after(argv, "-smp"));
