@@ -2,6 +2,7 @@ package dev.kava.cli;
 
 import dev.kava.linux.Terminal;
 import dev.kava.runtime.KavaException;
+import dev.kava.runtime.agent.AgentClient;
 import dev.kava.runtime.config.KavaConfig;
 import dev.kava.runtime.container.Container;
 import dev.kava.runtime.container.ContainerConfig;
@@ -12,6 +13,7 @@ import dev.kava.runtime.image.ImageException;
 import dev.kava.runtime.image.ImageStore;
 import dev.kava.runtime.oci.OciSpec;
 import dev.kava.runtime.sandbox.Sandbox;
+import dev.kava.ttrpc.Code;
 import java.io.FileDescriptor;
 import java.io.FileInputStream;
 import java.io.FileOutputStream;
@@ -135,14 +137,11 @@ final class RunCommand implements Callable<Integer> {
             sandbox.timeline().mark("sandbox-closed");
             writeTimeline(sandbox);
             return status;
-        } catch (KavaException e) {
-            if (raw != null) raw.close();
-            sandbox.close();
-            if (e.getMessage() != null && e.getMessage().contains("not found") && e.getMessage().contains("executable")) {
-                System.err.println("kava: " + e.getMessage());
-                return 127;
-            }
-            throw e;
+        } catch (AgentClient.AgentException e) {
+            // the agent answers NOT_FOUND when the container's command does not exist
+            if (e.code() != Code.NOT_FOUND) throw e;
+            System.err.println("kava: " + e.getMessage());
+            return 127;
         } finally {
             if (raw != null) raw.close();
             sandbox.close();

@@ -18,18 +18,6 @@ public final class ProcStatus {
         return (int) field(pid, "Threads:");
     }
 
-    /** Proportional set size in KiB (from smaps_rollup), 0 when unavailable. */
-    public static long pssKiB(long pid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/smaps_rollup"))) {
-                if (line.startsWith("Pss:")) return Long.parseLong(line.substring(4).trim().split("\\s+")[0]);
-            }
-        } catch (IOException | RuntimeException e) {
-            // gone
-        }
-        return 0;
-    }
-
     private static long field(long pid, String name) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {

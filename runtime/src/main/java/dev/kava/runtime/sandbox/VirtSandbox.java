@@ -107,13 +107,12 @@ public final class VirtSandbox implements Sandbox, MountLedger {
         }
         Instant deadline = Instant.now().plus(hc.bootTimeout());
         try {
+            var provider = Hypervisors.select(hc.name());
             long self = ProcessHandle.current().pid();
-            state = new SandboxState(id, self, SandboxState.startTimeOf(self), "", 0, List.of(), Instant.now().toString());
+            state = new SandboxState(id, self, SandboxState.startTimeOf(self), provider.name(), 0, List.of(),
+                    Instant.now().toString());
             save();
             Files.createDirectory(shareDir);
-            var provider = Hypervisors.select(hc.name());
-            state = new SandboxState(id, state.ownerPid(), state.ownerStartTime(), provider.name(), 0, List.of(), state.created());
-            save();
             hypervisor = provider.create(id, stateDir);
             List<String> params = new ArrayList<>(hc.kernelParams());
             hypervisor.prepare(new VmConfig(hc.vcpus(), hc.memoryMiB(), hc.kernel(), hc.image(), params,
