@@ -131,6 +131,15 @@ public final class TtrpcServer implements AutoCloseable {
             ch.close();
             throw e;
         }
+        serve(ch, unixSocket);
+    }
+
+    /**
+     * Serves clients of a unix socket that the caller has already bound and listens on (so it can
+     * accept connections into the backlog before the server exists). The server owns {@code ch}
+     * from now on; {@link #close()} closes it and deletes {@code unixSocket}.
+     */
+    public void serve(ServerSocketChannel ch, Path unixSocket) throws IOException {
         Listener l = new Listener(ch, unixSocket);
         listeners.add(l);
         if (closed) {

@@ -104,6 +104,30 @@ public final class AgentClient implements AutoCloseable {
                 StatsContainerResponse.parser(), requestTimeout);
     }
 
+    public void pauseContainer(String id) throws AgentException {
+        call(SERVICE, "PauseContainer", PauseContainerRequest.newBuilder().setContainerId(id).build(), Empty.parser(), requestTimeout);
+    }
+
+    public void resumeContainer(String id) throws AgentException {
+        call(SERVICE, "ResumeContainer", ResumeContainerRequest.newBuilder().setContainerId(id).build(), Empty.parser(), requestTimeout);
+    }
+
+    /** Applies OCI LinuxResources (as JSON) to a running container. */
+    public void updateContainer(String id, com.google.protobuf.ByteString resourcesJson) throws AgentException {
+        call(SERVICE, "UpdateContainer", UpdateContainerRequest.newBuilder().setContainerId(id).setResources(resourcesJson).build(),
+                Empty.parser(), requestTimeout);
+    }
+
+    public ListProcessesResponse listProcesses(String id) throws AgentException {
+        return call(SERVICE, "ListProcesses", ListProcessesRequest.newBuilder().setContainerId(id).setFormat("json").build(),
+                ListProcessesResponse.parser(), requestTimeout);
+    }
+
+    /** Blocks until a container of the sandbox is killed by the OOM killer; its id. */
+    public String nextOomEvent() throws AgentException {
+        return call(SERVICE, "GetOOMEvent", GetOOMEventRequest.getDefaultInstance(), OOMEvent.parser(), null).getContainerId();
+    }
+
     public GuestDetailsResponse guestDetails() throws AgentException {
         return call(SERVICE, "GetGuestDetails", GuestDetailsRequest.getDefaultInstance(), GuestDetailsResponse.parser(), requestTimeout);
     }

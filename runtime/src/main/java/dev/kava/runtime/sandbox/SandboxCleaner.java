@@ -47,7 +47,12 @@ public final class SandboxCleaner {
         return reports;
     }
 
-    static Report cleanupOne(Path dir, boolean force) {
+    /**
+     * Cleans one sandbox state directory: kills its VM process (only if that pid's command line still
+     * names the sandbox), unmounts what it mounted and deletes the directory. Skipped while the owner
+     * process lives, unless {@code force}.
+     */
+    public static Report cleanupOne(Path dir, boolean force) {
         String id = dir.getFileName().toString();
         List<String> actions = new ArrayList<>();
         var state = SandboxState.load(dir);

@@ -84,6 +84,25 @@ public final class VirtSandbox implements Sandbox, MountLedger {
         return agent;
     }
 
+    /** The host directory shared into the guest at {@link #GUEST_SHARE}. */
+    public Path shareDir() {
+        return shareDir;
+    }
+
+    /** The pid of the hypervisor process, or 0 (not started, or an in-process VMM). */
+    public long vmPid() {
+        return hypervisor != null ? hypervisor.pid().orElse(0) : 0;
+    }
+
+    /** Where a debug client reaches the agent, e.g. {@code unix:///run/kava/<id>/agent.sock}; empty before start. */
+    public String agentUrl() {
+        if (hypervisor == null) return "";
+        return switch (hypervisor.agentEndpoint()) {
+            case AgentEndpoint.UnixSerial(Path socket) -> "unix://" + socket;
+            case AgentEndpoint.HybridVsock(Path socket, int port) -> "hvsock://" + socket + ":" + port;
+        };
+    }
+
     @Override
     public synchronized void start() {
         if (started) throw new IllegalStateException("sandbox " + id + " already started");
