@@ -23,6 +23,14 @@ final class ShimDelete {
 
     private ShimDelete() {}
 
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** The launcher's socket, pid and error files of a pod whose daemon is gone. */
     private static void removeStaleSocket(String namespace, String key) {
         String dir = System.getenv("KAVA_SHIM_DIR") != null ? System.getenv("KAVA_SHIM_DIR") : "/run/kava/shim";
@@ -49,6 +57,10 @@ final class ShimDelete {
             Path dir = config.runtime().stateDir().resolve(sandboxId);
             if (Files.isDirectory(dir)) {
                 var state = SandboxState.load(dir);
+                // containerd calls delete as soon as the shim's socket closes: a killed shim may still be exiting
+                for (int i = 0; i < 50 && state.isPresent() && state.get().ownerAlive(); i++) {
+                    sleep(100);
+                }
                 if (state.isPresent() && state.get().ownerAlive()) {
                     System.err.println("kava: pod " + key + " still has its shim (pid " + state.get().ownerPid() + "): nothing to clean");
                 } else {

@@ -79,9 +79,10 @@ final class ConsoleSocket implements AutoCloseable {
             return null;
         }
         if (!master.isDone()) {
-            // crun exited: the master may still be on its way through the socket
+            // crun exited (a short process runs to its end inside `crun exec`): the master it sent first
+            // is in the socket, or was never sent; under emulation receiving it may take a while
             try {
-                return master.get(100, TimeUnit.MILLISECONDS);
+                return master.get(2000, TimeUnit.MILLISECONDS);
             } catch (ExecutionException | TimeoutException e) {
                 return null;
             }

@@ -73,9 +73,19 @@ public record SandboxState(String id, long ownerPid, long ownerStartTime, String
         }
     }
 
-    /** Whether the owner recorded here is still the same live process. */
+    /** Whether the owner recorded here is still the same live process (a zombie or a dying one is not). */
     public boolean ownerAlive() {
         long t = startTimeOf(ownerPid);
-        return t >= 0 && t == ownerStartTime;
+        return t >= 0 && t == ownerStartTime && !exiting(ownerPid);
+    }
+
+    private static boolean exiting(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state == 'Z' || state == 'X' || state == 'x';
+        } catch (IOException | RuntimeException e) {
+            return true;
+        }
     }
 }
