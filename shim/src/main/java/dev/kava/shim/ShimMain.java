@@ -31,6 +31,14 @@ public final class ShimMain {
         switch (args.action()) {
             case "serve" -> serve(args, entered);
             case "delete" -> delete(args);
+            case "train" -> {
+                try {
+                    System.exit(ShimTraining.run());
+                } catch (IOException | RuntimeException e) {
+                    System.err.println("containerd-shim-kava-v2: training failed: " + e);
+                    System.exit(1);
+                }
+            }
             case "start" -> {
                 System.err.println("containerd-shim-kava-v2: `start` is answered by the launcher script (shim/bin/containerd-shim-kava-v2)");
                 System.exit(2);
