@@ -154,9 +154,11 @@ public final class Pod implements ManagementServer.Source {
             mounts.mountRootfs(r.getRootfsList(), bundle.resolve("rootfs"));
             byte[] guestSpec = GuestSpec.forGuest(spec, id, mounts);
             ProcessIo io = ProcessIo.open(id, id, agent, paths);
+            ShimTimeline.mark(id, "agent-create-sent");
             int pid = agent.createContainer(CreateContainerRequest.newBuilder()
                     .setContainerId(id).setExecId(id).setOciSpec(ByteString.copyFrom(guestSpec)).build()).getPid();
             created = true;
+            ShimTimeline.mark(id, "agent-create-done");
             ShimProcess init = new ShimProcess(id, "", id, paths, null);
             init.pid = pid;
             init.io = io;
@@ -224,7 +226,9 @@ public final class Pod implements ManagementServer.Source {
                 throw new TtrpcException(Code.FAILED_PRECONDITION, p.name() + " is " + p.status.name().toLowerCase() + ", not created");
             }
             if (p.isInit()) {
+                ShimTimeline.mark(id, "agent-start-sent");
                 agent.startContainer(id);
+                ShimTimeline.mark(id, "agent-start-done");
                 p.status = Status.RUNNING;
                 events.publish(Topics.START, TaskStart.newBuilder().setContainerId(id).setPid(p.pid).build());
             } else {
