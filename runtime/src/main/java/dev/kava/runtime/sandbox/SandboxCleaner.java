@@ -26,7 +26,41 @@ public final class SandboxCleaner {
     /** What one cleanup did, for the operator. */
     public record Report(String id, boolean skipped, String reason, List<String> actions) {}
 
+    /**
+     * The containerd shim's directory under the state root (its sockets and pid files): not a sandbox.
+     * Sandbox ids cannot take this name: the shim's always contain "--".
+     */
+    public static final String SHIM_DIR = "shim";
+
     private SandboxCleaner() {}
+
+    /** Removes the socket, pid and error files of containerd shims whose process is gone. */
+    static List<Report> cleanupShimFiles(Path dir) {
+        List<Report> reports = new ArrayList<>();
+        try (var files = Files.list(dir)) {
+            for (Path pidFile : files.filter(f -> f.getFileName().toString().endsWith(".pid")).sorted().toList()) {
+                String base = pidFile.getFileName().toString().replaceFirst("\\.pid$", "");
+                long pid;
+                try {
+                    pid = Long.parseLong(Files.readString(pidFile).trim());
+                } catch (IOException | NumberFormatException e) {
+                    pid = -1;
+                }
+                if (pid > 0 && ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                    reports.add(new Report("shim " + base, true, "in use by pid " + pid, List.of()));
+                    continue;
+                }
+                List<String> actions = new ArrayList<>();
+                for (String ext : new String[] {".sock", ".pid", ".err"}) {
+                    if (Files.deleteIfExists(dir.resolve(base + ext))) actions.add("removed " + dir.resolve(base + ext));
+                }
+                reports.add(new Report("shim " + base, false, "", actions));
+            }
+        } catch (IOException e) {
+            LOG.fine("shim files in " + dir + ": " + e.getMessage());
+        }
+        return reports;
+    }
 
     /**
      * Cleans every sandbox under {@code stateRoot} whose owner process is gone (or every one with
@@ -37,7 +71,9 @@ public final class SandboxCleaner {
         if (!Files.isDirectory(stateRoot)) return reports;
         try (var dirs = Files.list(stateRoot)) {
             for (Path dir : dirs.sorted().toList()) {
-                if (Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                if (dir.getFileName().toString().equals(SHIM_DIR)) {
+                    reports.addAll(cleanupShimFiles(dir));
+                } else if (Files.isDirectory(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                     reports.add(cleanupOne(dir, force));
                 }
             }

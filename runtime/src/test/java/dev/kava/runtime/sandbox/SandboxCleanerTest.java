@@ -43,6 +43,23 @@ class SandboxCleanerTest {
     }
 
     @Test
+    void theShimDirectoryIsNotASandboxOnlyItsDeadShimsFilesGo(@TempDir Path root) throws Exception {
+        Path shim = Files.createDirectories(root.resolve(SandboxCleaner.SHIM_DIR));
+        Files.writeString(shim.resolve("dead.pid"), "999999999");
+        Files.writeString(shim.resolve("dead.sock"), "");
+        Files.writeString(shim.resolve("dead.err"), "boom");
+        Files.writeString(shim.resolve("live.pid"), Long.toString(ProcessHandle.current().pid()));
+        Files.writeString(shim.resolve("live.sock"), "");
+        var reports = SandboxCleaner.cleanup(root, true);
+        assertTrue(Files.isDirectory(shim), "the directory itself stays, even with force");
+        assertFalse(Files.exists(shim.resolve("dead.pid")));
+        assertFalse(Files.exists(shim.resolve("dead.sock")));
+        assertFalse(Files.exists(shim.resolve("dead.err")));
+        assertTrue(Files.exists(shim.resolve("live.sock")), "a live shim keeps its socket");
+        assertTrue(reports.stream().anyMatch(r -> r.id().equals("shim live") && r.skipped()), reports::toString);
+    }
+
+    @Test
     void aSandboxWhoseOwnerLivesIsKeptUnlessForced(@TempDir Path root) throws Exception {
         String id = "live-owner";
         Path dir = Files.createDirectories(root.resolve(id));
