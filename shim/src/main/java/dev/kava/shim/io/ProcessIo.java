@@ -177,7 +177,12 @@ public final class ProcessIo implements AutoCloseable {
         }
     }
 
+    /**
+     * The process sees end of file on stdin. Not for a terminal: its input and output are one device, and a
+     * client that stops typing does not hang up the terminal (runc's shim and kava run agree).
+     */
     private void closeAgentStdin() {
+        if (paths.terminal()) return;
         try {
             agent.closeStdin(containerId, execId);
         } catch (RuntimeException e) {

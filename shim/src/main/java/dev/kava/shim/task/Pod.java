@@ -312,6 +312,16 @@ public final class Pod implements ManagementServer.Source {
 
     void kill(String id, String execId, int signal, boolean all) throws TtrpcException {
         ShimProcess p = process(id, execId);
+        // a Start in flight holds the lock: the kill applies to the process it starts
+        p.lock.lock();
+        try {
+            killLocked(id, p, signal, all);
+        } finally {
+            p.lock.unlock();
+        }
+    }
+
+    private void killLocked(String id, ShimProcess p, int signal, boolean all) throws TtrpcException {
         if (p.status == Status.STOPPED && !all) {
             throw new TtrpcException(Code.NOT_FOUND, p.name() + ": process already finished");
         }
