@@ -55,6 +55,16 @@ public final class SandboxIds {
         return "h--" + sha256(full).substring(0, 61);
     }
 
+    /**
+     * The base name of a pod's shim socket under {@code /run/kava/shim} (the launcher computes the same):
+     * {@code <namespace>--<key>}, or the first 32 hex digits of sha256("namespace/key") when that is longer
+     * than 80 characters (a unix socket path has at most 107).
+     */
+    public static String shimSocketName(String namespace, String key) {
+        String name = namespace + "--" + key;
+        return name.length() <= 80 ? name : sha256(namespace + "/" + key).substring(0, 32);
+    }
+
     static String sha256(String s) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));

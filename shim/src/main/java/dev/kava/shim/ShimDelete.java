@@ -34,14 +34,14 @@ final class ShimDelete {
     /** The launcher's socket, pid and error files of a pod whose daemon is gone. */
     private static void removeStaleSocket(String namespace, String key) {
         String dir = System.getenv("KAVA_SHIM_DIR") != null ? System.getenv("KAVA_SHIM_DIR") : "/run/kava/shim";
-        String base = SandboxIds.sha256(namespace + "/" + key).substring(0, 32);
+        String base = SandboxIds.shimSocketName(namespace, key);
         Path pidFile = Path.of(dir, base + ".pid");
         try {
             if (Files.exists(pidFile)) {
                 long pid = Long.parseLong(Files.readString(pidFile).trim());
                 if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) return;
             }
-            for (String ext : new String[] {".sock", ".pid", ".err"}) {
+            for (String ext : new String[] {".sock", ".pid", ".err"}) {   // as the launcher names them
                 if (Files.deleteIfExists(Path.of(dir, base + ext))) System.err.println("kava: removed " + dir + "/" + base + ext);
             }
         } catch (java.io.IOException | NumberFormatException e) {

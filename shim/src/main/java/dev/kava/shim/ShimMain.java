@@ -31,6 +31,20 @@ public final class ShimMain {
         switch (args.action()) {
             case "serve" -> serve(args, entered);
             case "delete" -> delete(args);
+            case "spare" -> {
+                if (args.socket() == null) {
+                    System.err.println("containerd-shim-kava-v2: spare needs -socket");
+                    System.exit(2);
+                }
+                try {
+                    System.exit(SpareDaemon.run(args.socket()));
+                } catch (IOException | RuntimeException e) {
+                    System.err.println("containerd-shim-kava-v2: spare: " + e);
+                    System.exit(1);
+                } catch (InterruptedException e) {
+                    System.exit(1);
+                }
+            }
             case "train" -> {
                 try {
                     System.exit(ShimTraining.run());

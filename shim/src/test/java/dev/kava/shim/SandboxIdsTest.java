@@ -37,6 +37,19 @@ class SandboxIdsTest {
     }
 
     @Test
+    void shimSocketNamesFitAUnixSocketPath() throws Exception {
+        assertEquals("default--t1", SandboxIds.shimSocketName("default", "t1"));
+        String cri = SandboxIds.shimSocketName("k8s.io", "f".repeat(64));
+        assertEquals("k8s.io--" + "f".repeat(64), cri);
+        String longOne = SandboxIds.shimSocketName("n".repeat(76), "k".repeat(76));
+        assertEquals(32, longOne.length());
+        // the launcher computes the same name with sha256sum
+        Process p = new ProcessBuilder("sh", "-c", "printf '%s/%s' \"$0\" \"$1\" | sha256sum | cut -c1-32", "n".repeat(76), "k".repeat(76)).start();
+        assertEquals(longOne, new String(p.getInputStream().readAllBytes()).trim());
+        assertTrue(("/run/kava/shim/" + cri + ".sock").length() <= 107);
+    }
+
+    @Test
     void sandboxIdsAreUnambiguousAndFitTheStateDirectoryRules() {
         Set<String> seen = new HashSet<>();
         String[][] cases = {{"a-b", "c"}, {"a", "b-c"}, {"k8s.io", "f".repeat(64)}, {"default", "t1"},

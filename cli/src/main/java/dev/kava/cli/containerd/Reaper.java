@@ -77,8 +77,9 @@ final class Reaper {
         Reaper r = new Reaper(layout);
         List<String> found = new ArrayList<>();
         for (int pid : r.processesNamingUs(Set.of()).keySet()) {
-            if (pid != containerdPid) {
-                found.add("process " + pid + ": " + commandLine(pid));
+            String cmd = commandLine(pid);
+            if (pid != containerdPid && !isIdleSpare(cmd)) {
+                found.add("process " + pid + ": " + cmd);
             }
         }
         for (Path container : r.runcContainers()) {
@@ -362,6 +363,16 @@ final class Reaper {
         } catch (IOException e) {
             return null;
         }
+    }
+
+    /**
+     * A kava shim waiting as the spare for this containerd's next pod belongs to containerd's idle state:
+     * its command line ends with {@code -socket <dir>/spare/<n>.sock spare} and that socket is still in the
+     * spare directory (a claimed spare's socket has moved to its pod's address: then it is a pod's shim).
+     */
+    static boolean isIdleSpare(String cmd) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("-socket (\\S+/spare/\\S+\\.sock) spare$").matcher(cmd);
+        return m.find() && Files.exists(Path.of(m.group(1)));
     }
 
     static String commandLine(int pid) {

@@ -142,12 +142,12 @@ class KavaShimTest {
             assertTrue(ok(ctrd.ctr("task", "ls")).stdout().matches("(?s).*d1\\s+\\d+\\s+RUNNING.*"));
 
             // kill an exec: it dies, the init lives on
-            CompletableFuture<CommandResult> sleeper = CompletableFuture.supplyAsync(
-                    () -> ctrd.ctr("task", "exec", "--exec-id", "e6", "d1", "sleep", "1000"));
-            awaitPids(2);
+            ok(ctrd.ctr("task", "exec", "-d", "--exec-id", "e6", "d1", "sleep", "1000"));
+            assertEquals("1", countSleepers("c1"), "the exec runs");
             ok(ctrd.ctr("task", "kill", "--exec-id", "e6", "-s", "SIGKILL", "d1"));
-            CommandResult killed = sleeper.get(60, TimeUnit.SECONDS);
-            assertEquals(137, killed.exitCode(), killed.toString());
+            String after = "";
+            for (int i = 0; i < 100 && !(after = countSleepers("c" + (i + 2))).equals("0"); i++) Thread.sleep(100);
+            assertEquals("0", after, "the killed exec is gone");
             assertTrue(ok(ctrd.ctr("task", "ls")).stdout().matches("(?s).*d1\\s+\\d+\\s+RUNNING.*"), "the init survives");
 
             // kill the init: SIGTERM is trapped and it exits 0
@@ -163,18 +163,17 @@ class KavaShimTest {
             reader.join(5000);
         }
         String log = eventLog.toString(StandardCharsets.UTF_8);
+        assertTrue(log.lines().anyMatch(l -> l.contains("/tasks/exit") && l.contains("\"id\":\"e6\"") && l.contains("137")),
+                "the killed exec's exit (137) is published:\n" + log);
         for (String topic : List.of("/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started",
                 "/tasks/exit", "/tasks/paused", "/tasks/resumed", "/tasks/delete")) {
             assertTrue(log.contains(topic), "containerd saw no " + topic + " event:\n" + log);
         }
     }
 
-    private void awaitPids(int n) throws InterruptedException {
-        for (int i = 0; i < 300; i++) {
-            if (ctrd.ctr("task", "ps", "d1").stdout().lines().skip(1).count() >= n) return;
-            Thread.sleep(100);
-        }
-        fail("the exec never showed up in task ps");
+    /** How many `sleep 1000` run in d1, counted by an exec of its own. */
+    private String countSleepers(String execId) {
+        return ok(ctrd.ctr("task", "exec", "--exec-id", execId, "d1", "sh", "-c", "ps | grep -c '[s]leep 1000' || true")).stdout().trim();
     }
 
     private void awaitStatus(String id, String status) throws InterruptedException {
@@ -183,6 +182,69 @@ class KavaShimTest {
             Thread.sleep(100);
         }
         fail(id + " never became " + status + ": " + ctrd.ctr("task", "ls"));
+    }
+
+    @Test
+    void aSpareShimAnswersTheNextPodsStart() throws Exception {
+        ok(ctrd.ctr("run", "--rm", "--runtime", KAVA, IMAGE, "s1", "true"));
+        // the first start left a spare daemon for this containerd; wait until it is warm
+        Path spares = spares();
+        long spare = 0;
+        for (int i = 0; i < 600 && spare == 0; i++) {
+            spare = spareOf(spares, ctrd.ttrpcAddress());
+            if (spare == 0) Thread.sleep(100);
+        }
+        assertNotEquals(0, spare, "a warm spare waits for the next pod");
+        ok(ctrd.ctr("run", "-d", "--runtime", KAVA, IMAGE, "s2", "sleep", "1000"));
+        try {
+            String json = Files.readString(Path.of("/run/kava", ctrd.namespace() + "--s2", "state.json"));
+            long owner = Long.parseLong(json.replaceAll("(?s).*\"ownerPid\"\\s*:\\s*(\\d+).*", "$1"));
+            assertEquals(spare, owner, "the spare became the pod's shim");
+            long live = 0;
+            for (int i = 0; i < 600 && (live = spareCount(spares(), ctrd.ttrpcAddress())) != 1; i++) Thread.sleep(100);
+            assertEquals(1, live, "one new spare replaces the one taken");
+        } finally {
+            ctrd.ctr("task", "kill", "-s", "SIGKILL", "s2");
+            awaitStatus("s2", "STOPPED");
+            ok(ctrd.ctr("task", "rm", "s2"));
+            ok(ctrd.ctr("container", "rm", "s2"));
+        }
+    }
+
+    private static Path spares() {
+        return Path.of("/run/kava/shim/spare");
+    }
+
+    /** Live spares (warm or warming) of one containerd. */
+    private static long spareCount(Path spares, String ttrpc) throws Exception {
+        if (!Files.isDirectory(spares)) return 0;
+        try (var files = Files.list(spares)) {
+            return files.filter(f -> f.toString().endsWith(".ttrpc")).filter(f -> {
+                try {
+                    return Files.readString(f).trim().equals(ttrpc);
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }).count();
+        }
+    }
+
+    /** The pid of a ready spare serving {@code ttrpc}, or 0. */
+    private static long spareOf(Path spares, String ttrpc) throws Exception {
+        if (!Files.isDirectory(spares)) return 0;
+        try (var files = Files.list(spares)) {
+            for (Path ready : files.filter(f -> f.toString().endsWith(".ready")).toList()) {
+                String base = ready.toString().replaceFirst("\\.ready$", "");
+                try {
+                    if (!Files.readString(Path.of(base + ".ttrpc")).trim().equals(ttrpc)) continue;
+                    long pid = Long.parseLong(Files.readString(Path.of(base + ".pid")).trim());
+                    if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) return pid;
+                } catch (java.io.IOException | NumberFormatException e) {
+                    // claimed meanwhile
+                }
+            }
+        }
+        return 0;
     }
 
     @Test

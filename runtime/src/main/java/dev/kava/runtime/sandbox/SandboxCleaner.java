@@ -51,13 +51,17 @@ public final class SandboxCleaner {
                     continue;
                 }
                 List<String> actions = new ArrayList<>();
-                for (String ext : new String[] {".sock", ".pid", ".err"}) {
+                for (String ext : new String[] {".sock", ".pid", ".err", ".ttrpc", ".ready", ".args"}) {
                     if (Files.deleteIfExists(dir.resolve(base + ext))) actions.add("removed " + dir.resolve(base + ext));
                 }
                 reports.add(new Report("shim " + base, false, "", actions));
             }
         } catch (IOException e) {
             LOG.fine("shim files in " + dir + ": " + e.getMessage());
+        }
+        Path spares = dir.resolve("spare");
+        if (Files.isDirectory(spares, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            reports.addAll(cleanupShimFiles(spares));
         }
         return reports;
     }
