@@ -44,7 +44,51 @@ public final class Processes {
     private static final Native.Lazy KILL = Native.lazyErrnoCall("kill",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
 
+    /** {@code int getrlimit(int resource, struct rlimit *rlim)} */
+    private static final Native.Lazy GETRLIMIT = Native.lazyErrnoCall("getrlimit",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    /** {@code int setrlimit(int resource, const struct rlimit *rlim)} */
+    private static final Native.Lazy SETRLIMIT = Native.lazyErrnoCall("setrlimit",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    /** {@code RLIMIT_NOFILE} of {@code getrlimit(2)}. */
+    public static final int RLIMIT_NOFILE = 7;
+
     private Processes() {}
+
+    /**
+     * Raises this process's {@code RLIMIT_NOFILE} soft limit to at least {@code wanted} descriptors
+     * where it can: up to the hard limit, and past it (raising the hard limit too) when the process
+     * may ({@code CAP_SYS_RESOURCE}; the kernel caps it at {@code fs.nr_open}). Never lowers a limit.
+     * Returns the soft limit in effect afterwards.
+     */
+    public static long raiseOpenFileLimit(long wanted) {
+        try (Arena arena = Arena.ofConfined()) {
+            // struct rlimit { rlim_t rlim_cur; rlim_t rlim_max; }: two unsigned 64-bit values on x86-64
+            MemorySegment rlim = arena.allocate(16, 8);
+            MemorySegment st = Native.errnoState(arena);
+            Native.check((int) GETRLIMIT.handle().invokeExact(st, RLIMIT_NOFILE, rlim), st, "getrlimit(RLIMIT_NOFILE)");
+            long cur = rlim.get(JAVA_LONG, 0);
+            long max = rlim.get(JAVA_LONG, 8);
+            if (Long.compareUnsigned(cur, wanted) >= 0) {
+                return cur;
+            }
+            if (Long.compareUnsigned(max, wanted) < 0) {
+                rlim.set(JAVA_LONG, 0, wanted);
+                rlim.set(JAVA_LONG, 8, wanted);
+                if ((int) SETRLIMIT.handle().invokeExact(st, RLIMIT_NOFILE, rlim) == 0) {
+                    return wanted;
+                }
+                // EPERM (no CAP_SYS_RESOURCE) or EPERM above fs.nr_open: the hard limit is the most we get
+            }
+            long soft = Long.compareUnsigned(max, wanted) < 0 ? max : wanted;
+            rlim.set(JAVA_LONG, 0, soft);
+            rlim.set(JAVA_LONG, 8, max);
+            Native.check((int) SETRLIMIT.handle().invokeExact(st, RLIMIT_NOFILE, rlim), st, "setrlimit(RLIMIT_NOFILE)");
+            return soft;
+        } catch (Throwable t) {
+            throw Native.rethrow(t);
+        }
+    }
 
     /** This process's id, {@code getpid(2)}. */
     public static int getpid() {

@@ -6,8 +6,10 @@
  * processes and signals ({@link dev.kava.linux.Processes}, {@link dev.kava.linux.Signals}), mounts
  * ({@link dev.kava.linux.Mounts}), terminals and ptys ({@link dev.kava.linux.Terminal}), AF_UNIX
  * sockets with descriptor passing ({@link dev.kava.linux.UnixSocket}), vsock
- * ({@link dev.kava.linux.Vsock}), ioctl numbers ({@link dev.kava.linux.Ioctls}) and a few single
- * calls ({@link dev.kava.linux.SystemCalls}).
+ * ({@link dev.kava.linux.Vsock}), taps ({@link dev.kava.linux.Tap}), thread-directed signals for
+ * kicking vCPUs ({@link dev.kava.linux.ThreadSignals}), namespaces ({@link dev.kava.linux.Namespaces}),
+ * ioctl numbers ({@link dev.kava.linux.Ioctls}) and a few single calls
+ * ({@link dev.kava.linux.SystemCalls}).
  *
  * <h2>Errors</h2>
  * Every failed call throws an {@link dev.kava.linux.ErrnoException} (a
