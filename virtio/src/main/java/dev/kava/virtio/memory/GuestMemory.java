@@ -44,7 +44,9 @@ import java.util.Optional;
  *   <li>A region whose backing file shrinks after mapping (a hostile vhost-user front-end
  *       truncating its memfd) faults on access; the JVM reports the SIGBUS as an
  *       {@link InternalError}, which this class turns into a {@link GuestMemoryException}. Users of
- *       slices see the {@code InternalError} itself.</li>
+ *       slices see the {@code InternalError} itself, and so may a bulk copy's caller: HotSpot can
+ *       deliver that fault asynchronously, just after the copy returned (seen under load), so code
+ *       on a data path catches {@code InternalError} too.</li>
  * </ul>
  *
  * <h2>Where the memory comes from</h2>

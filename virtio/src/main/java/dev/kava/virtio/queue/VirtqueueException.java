@@ -43,8 +43,6 @@ public final class VirtqueueException extends Exception {
         INDIRECT_WITH_NEXT(false),
         /** An indirect table whose length is 0 or not a multiple of 16. */
         INDIRECT_BAD_LENGTH(false),
-        /** An indirect table not 16-byte aligned. */
-        INDIRECT_MISALIGNED(false),
         /** An indirect table with more entries than the queue size. */
         INDIRECT_TOO_LONG(false),
         /** INDIRECT inside an indirect table. */

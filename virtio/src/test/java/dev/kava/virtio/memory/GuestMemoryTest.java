@@ -232,10 +232,16 @@ class GuestMemoryTest {
             try (GuestMemory mem = GuestMemory.mapShared(List.of(new SharedRegion(0, MIB, 0x4000_0000, 0, memfd.dup())))) {
                 mem.writeU64(0x2000, 5);
                 FileIo.ftruncate(memfd, 0); // what a hostile front-end can do to its memfd
-                GuestMemoryException e = assertThrows(GuestMemoryException.class, () -> mem.readU64(0x2000));
-                assertTrue(e.getMessage().contains("fault"), e.getMessage());
-                assertThrows(GuestMemoryException.class, () -> mem.writeU16(0x2000, 1));
-                assertThrows(GuestMemoryException.class, () -> mem.read(0x2000, new byte[64], 0, 64));
+                // HotSpot may deliver the SIGBUS a little after the access that caused it, as an
+                // asynchronous InternalError (seen under load): each access fails in one of the two
+                // forms, and the process never crashes
+                List<org.junit.jupiter.api.function.Executable> accesses = List.of(() -> mem.readU64(0x2000),
+                        () -> mem.writeU16(0x2000, 1), () -> mem.read(0x2000, new byte[64], 0, 64));
+                for (var access : accesses) {
+                    Throwable t = assertThrows(Throwable.class, access);
+                    assertTrue(t instanceof GuestMemoryException e ? e.getMessage().contains("fault") : t instanceof InternalError,
+                            t.toString());
+                }
             }
         }
     }

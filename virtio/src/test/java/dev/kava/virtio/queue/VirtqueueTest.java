@@ -283,11 +283,19 @@ class VirtqueueTest {
     }
 
     @Test
-    void indirectTableMisaligned() throws Exception {
-        assertRejectedThenQueueGoesOn(INDIRECT, Reason.INDIRECT_MISALIGNED, dq -> {
-            long table = dq.indirectTable(driver.readable(bytes("x")), driver.writable(1));
-            return dq.addRawIndirect(table + 8, 16, 0);
-        });
+    void anIndirectTableOnlyEightByteAlignedIsAccepted() throws Exception {
+        // Linux kmallocs its indirect tables: 8-byte aligned, and the spec asks for no more
+        DriverQueue dq = driver.queue(8);
+        Virtqueue q = dq.deviceQueue(INDIRECT);
+        long table = driver.allocate(16 + 8, 16) + 8;
+        long text = driver.readable(bytes("unaligned")).address();
+        driver.memory().writeU64(table, text);
+        driver.memory().writeU32(table + 8, 9);
+        driver.memory().writeU16(table + 12, 0);
+        int head = dq.addRawIndirect(table, 16, 0);
+        DescriptorChain c = q.pop(mem);
+        assertEquals(head, c.head());
+        assertEquals("unaligned", text(c.readable()));
     }
 
     @Test
