@@ -22,8 +22,11 @@ import java.util.Objects;
  *                   as {@code max_write} and {@code max_pages} (Linux caps it at 1 MiB)
  * @param xattrs     whether extended attributes are served; when false the xattr requests answer
  *                   ENOSYS, which the guest kernel remembers and turns into EOPNOTSUPP
+ * @param budget     descriptors shared with the other servers of this process (ENFILE/EMFILE when it
+ *                   runs out, as when a cap is reached)
  */
-public record FsConfig(Path sharedDir, CacheMode cache, int maxInodes, int maxHandles, int maxWrite, boolean xattrs) {
+public record FsConfig(Path sharedDir, CacheMode cache, int maxInodes, int maxHandles, int maxWrite, boolean xattrs,
+                       DescriptorBudget budget) {
     public static final int DEFAULT_MAX_INODES = 16_384;
     public static final int DEFAULT_MAX_HANDLES = 2_048;
     public static final int DEFAULT_MAX_WRITE = 1 << 20;
@@ -31,6 +34,7 @@ public record FsConfig(Path sharedDir, CacheMode cache, int maxInodes, int maxHa
     public FsConfig {
         Objects.requireNonNull(sharedDir, "sharedDir");
         Objects.requireNonNull(cache, "cache");
+        Objects.requireNonNull(budget, "budget");
         if (!sharedDir.isAbsolute()) {
             throw new IllegalArgumentException("sharedDir must be absolute: " + sharedDir);
         }
@@ -45,24 +49,30 @@ public record FsConfig(Path sharedDir, CacheMode cache, int maxInodes, int maxHa
         }
     }
 
-    /** Defaults: {@link CacheMode#AUTO}, the default limits, 1 MiB transfers, xattrs on. */
+    /** Defaults: {@link CacheMode#AUTO}, the default limits, 1 MiB transfers, xattrs on, no shared budget. */
     public static FsConfig of(Path sharedDir) {
-        return new FsConfig(sharedDir, CacheMode.AUTO, DEFAULT_MAX_INODES, DEFAULT_MAX_HANDLES, DEFAULT_MAX_WRITE, true);
+        return new FsConfig(sharedDir, CacheMode.AUTO, DEFAULT_MAX_INODES, DEFAULT_MAX_HANDLES, DEFAULT_MAX_WRITE, true,
+                DescriptorBudget.UNLIMITED);
     }
 
     public FsConfig withCache(CacheMode cache) {
-        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs);
+        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs, budget);
     }
 
     public FsConfig withLimits(int maxInodes, int maxHandles) {
-        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs);
+        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs, budget);
     }
 
     public FsConfig withMaxWrite(int maxWrite) {
-        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs);
+        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs, budget);
+    }
+
+    /** Draws inodes and handles from {@code budget} too, shared with the process's other servers. */
+    public FsConfig withBudget(DescriptorBudget budget) {
+        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs, budget);
     }
 
     public FsConfig withXattrs(boolean xattrs) {
-        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs);
+        return new FsConfig(sharedDir, cache, maxInodes, maxHandles, maxWrite, xattrs, budget);
     }
 }

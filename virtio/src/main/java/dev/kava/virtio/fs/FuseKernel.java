@@ -109,6 +109,8 @@ final class FuseKernel {
     static final int FOPEN_DIRECT_IO = 1;
     static final int FOPEN_KEEP_CACHE = 1 << 1;
     static final int FOPEN_CACHE_DIR = 1 << 3;
+    /** Since 7.35: no FLUSH on close (without WRITEBACK_CACHE, nothing to flush). */
+    static final int FOPEN_NOFLUSH = 1 << 5;
 
     static final int FUSE_FSYNC_FDATASYNC = 1;
 

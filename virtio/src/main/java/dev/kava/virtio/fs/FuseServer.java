@@ -48,7 +48,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * Protocol 7.31 to 7.36 (a newer guest is answered 7.36). Offered, where the guest offers them:
  * ASYNC_READ, ATOMIC_O_TRUNC, BIG_WRITES, AUTO_INVAL_DATA, DO_READDIRPLUS, READDIRPLUS_AUTO,
  * ASYNC_DIO, PARALLEL_DIROPS, MAX_PAGES (max_write and max_pages from {@link FsConfig#maxWrite()})
- * and HANDLE_KILLPRIV_V2; the guest's max_readahead is kept. HANDLE_KILLPRIV_V2 is needed for
+ * and HANDLE_KILLPRIV_V2 (READDIRPLUS not with {@link CacheMode#NONE}, whose zero timeouts make
+ * its attributes useless); the guest's max_readahead is kept. HANDLE_KILLPRIV_V2 is needed for
  * correctness, not only speed: the server writes as root with CAP_FSETID, so the host kernel would
  * keep set-ID bits that an unprivileged guest writer must clear, and Linux 6.1's direct-I/O write
  * path (cache=none) does not clear them from the guest side. With it the server clears them when a
@@ -321,6 +322,10 @@ public final class FuseServer implements AutoCloseable {
         }
         fs.reset();
         int agreed = flags & OFFERED_FLAGS;
+        if (config.cache() == CacheMode.NONE) {
+            // attributes expire at once: READDIRPLUS would look up every entry for nothing
+            agreed &= ~(FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO);
+        }
         int maxPages = Math.min(config.maxWrite() / PAGE_SIZE, 0xffff);
         out.putInt(FUSE_KERNEL_VERSION)
                 .putInt(Math.min(minor, FUSE_KERNEL_MINOR_VERSION))

@@ -33,24 +33,26 @@ final class Handles {
     }
 
     private final int max;
+    private final DescriptorBudget budget;
     private final Map<Long, Handle> open = new ConcurrentHashMap<>();
     private final AtomicLong nextFh = new AtomicLong(1);
     private final AtomicInteger count = new AtomicInteger();
 
-    Handles(int max) {
+    Handles(int max, DescriptorBudget budget) {
         this.max = max;
+        this.budget = budget;
     }
 
     /** Fails with EMFILE when no handle is free (checked before opening anything). */
     void checkRoom() {
-        if (count.get() >= max) {
+        if (count.get() >= max || budget.left() <= 0) {
             throw new FuseError(Errno.EMFILE);
         }
     }
 
     /** Registers an open descriptor, taking ownership of it (closed at once if there is no room). */
     Handle add(Inodes.Inode inode, Fd fd, boolean directory) {
-        if (count.incrementAndGet() > max) {
+        if (count.incrementAndGet() > max || !budget.tryTake()) {
             count.decrementAndGet();
             fd.close();
             throw new FuseError(Errno.EMFILE);
@@ -76,6 +78,7 @@ final class Handles {
             throw new FuseError(Errno.EBADF);
         }
         count.decrementAndGet();
+        budget.give();
         h.fd.close();
     }
 
@@ -85,6 +88,7 @@ final class Handles {
         for (Handle h : all) {
             if (open.remove(h.fh, h)) {
                 count.decrementAndGet();
+                budget.give();
                 h.fd.close();
             }
         }

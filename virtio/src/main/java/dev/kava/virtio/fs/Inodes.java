@@ -18,7 +18,8 @@ import java.util.Map;
  * away, and at zero the descriptor is closed and the nodeid is gone for good (nodeids are never
  * reused, so a stale one can only miss). The root is pinned. Unknown nodeids answer EBADF, as in
  * virtiofsd. Holding the descriptor also keeps {@code (st_dev, st_ino)} from being reused by the
- * host while the guest knows it.
+ * host while the guest knows it. Every inode but the root also takes one descriptor of the
+ * {@link DescriptorBudget} (ENFILE when it is spent).
  *
  * <p>Thread-safe: one lock around the maps; system calls happen outside it (only closes inside).
  */
@@ -49,14 +50,16 @@ final class Inodes {
     private record Key(long dev, long ino) {}
 
     private final int max;
+    private final DescriptorBudget budget;
     private final Map<Long, Inode> byId = new HashMap<>();
     private final Map<Key, Inode> byKey = new HashMap<>();
     private long nextId = FuseKernel.FUSE_ROOT_ID + 1;
     final Inode root;
 
     /** Takes ownership of {@code rootFd}, the shared directory. */
-    Inodes(Fd rootFd, FileStat rootStat, int max) {
+    Inodes(Fd rootFd, FileStat rootStat, int max, DescriptorBudget budget) {
         this.max = max;
+        this.budget = budget;
         this.root = new Inode(FuseKernel.FUSE_ROOT_ID, rootFd, rootStat.dev(), rootStat.ino(), rootStat.type());
         byId.put(root.nodeid, root);
         byKey.put(new Key(root.dev, root.ino), root);
@@ -82,7 +85,7 @@ final class Inodes {
                 Key key = new Key(st.dev(), st.ino());
                 Inode i = byKey.get(key);
                 if (i == null) {
-                    if (byId.size() >= max) {
+                    if (byId.size() >= max || !budget.tryTake()) {
                         throw new FuseError(Errno.ENFILE);
                     }
                     i = new Inode(nextId++, fd, st.dev(), st.ino(), st.type());
@@ -102,7 +105,7 @@ final class Inodes {
 
     /** Whether a new inode would be refused right now (checked before creating files). */
     synchronized boolean isFull() {
-        return byId.size() >= max;
+        return byId.size() >= max || budget.left() <= 0;
     }
 
     /** Drops {@code count} lookups of {@code nodeid}; unknown nodeids and the root are ignored. */
@@ -117,6 +120,7 @@ final class Inodes {
             if (Long.compareUnsigned(count, i.lookups) >= 0) {
                 byId.remove(nodeid);
                 byKey.remove(new Key(i.dev, i.ino));
+                budget.give();
                 gone = i;
             } else {
                 i.lookups -= count;
@@ -133,6 +137,7 @@ final class Inodes {
         synchronized (this) {
             all = new ArrayList<>(byId.values());
             all.remove(root);
+            all.forEach(i -> budget.give());
             byId.clear();
             byKey.clear();
             byId.put(root.nodeid, root);

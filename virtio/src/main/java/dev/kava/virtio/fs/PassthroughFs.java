@@ -61,12 +61,12 @@ final class PassthroughFs implements AutoCloseable {
             if (!st.isDirectory()) {
                 throw new IllegalArgumentException("not a directory: " + config.sharedDir());
             }
-            this.inodes = new Inodes(root, st, config.maxInodes());
+            this.inodes = new Inodes(root, st, config.maxInodes(), config.budget());
         } catch (RuntimeException e) {
             root.close();
             throw e;
         }
-        this.handles = new Handles(config.maxHandles());
+        this.handles = new Handles(config.maxHandles(), config.budget());
     }
 
     /** Resolves one name under {@code dir} (see class doc) and adds a lookup of what it names. */

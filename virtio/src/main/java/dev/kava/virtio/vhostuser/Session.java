@@ -70,10 +70,14 @@ final class Session implements AutoCloseable {
         }
     }
 
-    /** Handles one message; returns the bytes to send back, or null. The message's fds are closed or taken. */
+    /**
+     * Handles one message; returns the bytes to send back, or null. The message's fds are closed or
+     * taken. The device is quiesced first: no chain is in flight while memory or rings change.
+     */
     byte[] handle(Message m) throws ProtocolException {
         VhostUserRequest request = VhostUserRequest.of(m.request);
         try {
+            device.quiesce();
             byte[] reply = dispatch(request, m);
             if (reply == null && ackRequested(m)) {
                 reply = Message.reply(m.request, Message.u64(0));
@@ -284,8 +288,9 @@ final class Session implements AutoCloseable {
             for (Vring ring : rings) {
                 if (ring.started()) {
                     try {
-                        ring.queue = queueFor(ring, ring.queue.nextAvailIndex(), ring.queue.nextUsedIndex());
+                        setQueue(ring, queueFor(ring, ring.queue.nextAvailIndex(), ring.queue.nextUsedIndex()));
                     } catch (Refused e) {
+                        setQueue(ring, ring.queue); // on the new memory, for GET_VRING_BASE
                         fail(ring, new IllegalStateException("after SET_MEM_TABLE: " + e.getMessage()));
                     }
                 }
@@ -323,7 +328,7 @@ final class Session implements AutoCloseable {
                 queueFor(ring, 0, 0); // refuse rings outside the memory table or misaligned now, not at start
             }
             if (ring.started()) {
-                ring.queue = queueFor(ring, ring.queue.nextAvailIndex(), ring.queue.nextUsedIndex());
+                setQueue(ring, queueFor(ring, ring.queue.nextAvailIndex(), ring.queue.nextUsedIndex()));
             }
         } catch (Refused e) {
             ring.descUser = before[0];
@@ -401,12 +406,22 @@ final class Session implements AutoCloseable {
         } catch (GuestMemoryException e) {
             throw new Refused(e.getMessage());
         }
-        ring.queue = queueFor(ring, ring.base, usedIdx);
+        setQueue(ring, queueFor(ring, ring.base, usedIdx));
         ring.failed = false;
         if ((features & (1L << VhostUserBackend.F_PROTOCOL_FEATURES)) == 0) {
             ring.enabled = true;
         }
         toProcess.add(ring.index); // the kick may have been signalled before it was sent
+    }
+
+    /** Gives {@code ring} a new queue (or none), on the current memory; retires the old {@link UsedRing}. */
+    private void setQueue(Vring ring, Virtqueue queue) {
+        if (ring.used != null) {
+            ring.used.retire();
+        }
+        ring.queue = queue;
+        ring.used = queue == null ? null
+                : new UsedRing(queue, memory, () -> signal(ring.call), cause -> fail(ring, cause), () -> ring.failed);
     }
 
     private Virtqueue queueFor(Vring ring, int nextAvail, int nextUsed) throws Refused {
@@ -434,7 +449,7 @@ final class Session implements AutoCloseable {
         toProcess.remove(ring.index);
         if (ring.queue != null) {
             ring.base = ring.queue.nextAvailIndex();
-            ring.queue = null;
+            setQueue(ring, null);
         }
         ring.failed = false;
         if (ring.kick != null) {
@@ -519,36 +534,45 @@ final class Session implements AutoCloseable {
             return;
         }
         Virtqueue queue = ring.queue;
-        try {
-            device.handleQueue(ring.index, queue, memory);
-        } catch (VirtqueueException | RuntimeException e) {
-            fail(ring, e);
-        } catch (InternalError e) {
-            // a fault in guest memory (its file was truncated): this ring cannot go on
-            fail(ring, new IllegalStateException(e.getMessage(), e));
-        }
-        // chains completed before a failure are still the driver's to see
-        try {
-            if (queue.needsNotification(memory)) {
-                signal(ring.call);
+        UsedRing used = ring.used;
+        // the device's worker threads add used chains under the same monitor (see UsedRing)
+        synchronized (used) {
+            try {
+                device.handleQueue(ring.index, queue, memory, used);
+            } catch (VirtqueueException | RuntimeException e) {
+                fail(ring, e);
+            } catch (InternalError e) {
+                // a fault in guest memory (its file was truncated): this ring cannot go on
+                fail(ring, new IllegalStateException(e.getMessage(), e));
             }
-        } catch (VirtqueueException e) {
-            fail(ring, e);
+            // chains completed before a failure are still the driver's to see
+            try {
+                if (queue.needsNotification(memory)) {
+                    signal(ring.call);
+                }
+            } catch (VirtqueueException e) {
+                fail(ring, e);
+            }
         }
     }
 
-    /** Stops processing a ring and signals its error eventfd (the vhost-user DEVICE_NEEDS_RESET). */
+    /**
+     * Stops processing a ring and signals its error eventfd (the vhost-user DEVICE_NEEDS_RESET).
+     * Called on the backend's thread, or on a device's worker through {@link UsedRing}.
+     */
     private void fail(Vring ring, Exception cause) {
-        if (ring.failed) {
-            return;
+        synchronized (ring) {
+            if (ring.failed) {
+                return;
+            }
+            ring.failed = true;
         }
-        ring.failed = true;
         LOG.log(System.Logger.Level.WARNING, "vring " + ring.index + " stopped: " + cause.getMessage());
         signal(ring.err);
         observer.queueFailed(ring.index, cause);
     }
 
-    private static void signal(Fd eventfd) {
+    static void signal(Fd eventfd) {
         if (eventfd == null) {
             return;
         }
@@ -567,9 +591,14 @@ final class Session implements AutoCloseable {
         }
     }
 
-    /** Stops every ring, closes every eventfd, unmaps memory and resets the device. */
+    /** Quiesces the device, stops every ring, closes every eventfd, unmaps memory and resets the device. */
     @Override
     public void close() {
+        try {
+            device.quiesce();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "quiescing the device", e);
+        }
         for (Vring ring : rings) {
             try {
                 stop(ring);

@@ -47,7 +47,9 @@ import java.util.Objects;
  * and every ring's kick eventfd, so messages and queue processing never run concurrently. On a
  * kick it drains the eventfd, calls {@link VhostUserDevice#handleQueue} and signals the call
  * eventfd when {@link Virtqueue#needsNotification} says so. A ring whose device throws is stopped
- * and its error eventfd signalled.
+ * and its error eventfd signalled. A device may complete chains on threads of its own through
+ * {@link UsedRing}; the backend then calls {@link VhostUserDevice#quiesce()} before every message
+ * and before releasing a front-end, so memory and rings never change under those threads.
  */
 public final class VhostUserBackend implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(VhostUserBackend.class.getName());
@@ -82,7 +84,10 @@ public final class VhostUserBackend implements AutoCloseable {
         STOP
     }
 
-    /** Hears what the backend does; called on its thread. Methods must return quickly and not throw. */
+    /**
+     * Hears what the backend does; called on its thread (only {@link #queueFailed} may also come
+     * from a device's worker thread, see {@link UsedRing}). Methods must return quickly and not throw.
+     */
     public interface Observer {
         /** No-op observer. */
         Observer NONE = new Observer() {};

@@ -12,9 +12,16 @@ import dev.kava.virtio.queue.VirtqueueException;
  * <h2>Threads</h2>
  * Every method is called on the backend's one platform thread, never concurrently. While
  * {@link #handleQueue} runs, no message is processed, so memory and queues stay valid for the
- * duration of the call; they may be replaced or unmapped after it returns. A device that hands
- * work to other threads must finish (or abandon) it before {@link #reset()} returns and must not
- * keep segments of guest memory across calls.
+ * duration of the call; they may be replaced or unmapped after it returns.
+ *
+ * <h2>Completing chains on other threads</h2>
+ * A device may instead hand the chains it pops to threads of its own and return them later
+ * through the {@link UsedRing} it is given by
+ * {@link #handleQueue(int, Virtqueue, GuestMemory, UsedRing)}. The rule that keeps guest memory
+ * valid for those threads: before the backend handles any front-end message (which may replace
+ * or unmap memory, stop a ring or swap its eventfds) and before it releases a disconnected
+ * front-end's resources, it calls {@link #quiesce()}, which must not return while any chain is
+ * still being worked on. Between two messages, memory and rings do not change.
  */
 public interface VhostUserDevice {
     /**
@@ -52,6 +59,27 @@ public interface VhostUserDevice {
      * DEVICE_NEEDS_RESET; it does not end the connection.
      */
     void handleQueue(int index, Virtqueue queue, GuestMemory memory) throws VirtqueueException;
+
+    /**
+     * Queue {@code index} was kicked, as {@link #handleQueue(int, Virtqueue, GuestMemory)}; the
+     * backend calls this form, holding {@code used}'s monitor. A device that returns chains from
+     * threads of its own pops them here, hands them over and returns; its threads then call
+     * {@link UsedRing#add}, which notifies the front-end. Chains it adds here itself with
+     * {@link Virtqueue#addUsed} are notified by the backend after the call, as in the synchronous
+     * form. The default is the synchronous form.
+     */
+    default void handleQueue(int index, Virtqueue queue, GuestMemory memory, UsedRing used) throws VirtqueueException {
+        handleQueue(index, queue, memory);
+    }
+
+    /**
+     * Returns once no chain popped earlier is still being worked on by a thread of the device's.
+     * Called on the backend's thread before every front-end message and before a disconnected
+     * front-end's memory is unmapped (see the class comment). The default does nothing: a
+     * synchronous device has finished every chain when {@code handleQueue} returns.
+     */
+    default void quiesce() {
+    }
 
     /** Back to the initial state: the front-end reset the device, or disconnected. */
     void reset();

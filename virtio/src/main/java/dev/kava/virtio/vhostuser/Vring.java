@@ -20,11 +20,15 @@ final class Vring {
     /** SET_VRING_BASE: the available index to start from. */
     int base;
     Fd kick;
-    Fd call;
+    /** Volatile: a device's worker threads signal it through {@link UsedRing}. */
+    volatile Fd call;
     Fd err;
     boolean enabled;
     Virtqueue queue;
-    boolean failed;
+    /** The used side of {@link #queue} as devices see it; replaced (and the old one retired) with the queue. */
+    UsedRing used;
+    /** Volatile: set by whichever thread finds the ring broken, the backend's or a device worker. */
+    volatile boolean failed;
 
     Vring(int index) {
         this.index = index;

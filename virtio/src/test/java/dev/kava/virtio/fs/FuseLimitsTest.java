@@ -57,6 +57,32 @@ class FuseLimitsTest extends FuseTestSupport {
     }
 
     @Test
+    void serversSharingABudgetStopAtItAndGetItBack() throws Exception {
+        DescriptorBudget budget = new DescriptorBudget(4);
+        Path other = Files.createDirectory(tmp.resolve("other"));
+        for (int i = 0; i < 4; i++) {
+            Files.writeString(share.resolve("b" + i), "");
+            Files.writeString(other.resolve("b" + i), "");
+        }
+        try (FuseDriver a = new FuseDriver(FsConfig.of(share).withBudget(budget), 1);
+             FuseDriver b = new FuseDriver(FsConfig.of(other).withBudget(budget), 2)) {
+            a.init();
+            b.init();
+            Entry a0 = a.lookup(ROOT, "b0");
+            a.lookup(ROOT, "b1");
+            long fh = b.open(b.lookup(ROOT, "b0").nodeid(), 0);
+            assertEquals(0, budget.left(), "two inodes of one server, an inode and an open file of the other");
+            assertEquals(-Errno.ENFILE, a.lookupReply(ROOT, "b2").error(), "the other server spent the rest");
+            assertEquals(-Errno.EMFILE, b.openReply(b.lookup(ROOT, "b0").nodeid(), 0).error(), "a handle needs a descriptor too");
+            a.forget(a0.nodeid(), 1);
+            assertEquals(1, budget.left(), "a forgotten inode gives its descriptor back");
+            ok(b.releaseReply(fh));
+            assertEquals(2, budget.left());
+        }
+        assertEquals(4, budget.left(), "closed servers give everything back");
+    }
+
+    @Test
     void openHandlesBeyondTheLimitAreEmfile() throws Exception {
         Files.writeString(share.resolve("f"), "x");
         long node = fuse.lookup(ROOT, "f").nodeid();

@@ -130,7 +130,7 @@ class FuseOperationsTest extends FuseTestSupport {
         FuseDriver.Created c = fuse.create(ROOT, "data.bin", O_RDWR | O_EXCL, 0600);
         assertEquals(0100600, c.entry().attr().mode());
         assertEquals(42, c.entry().attr().uid());
-        assertEquals(0, c.openFlags(), "cache=auto: no open flags");
+        assertEquals(FOPEN_NOFLUSH, c.openFlags(), "cache=auto: no FLUSH on close, page cache kept per the attributes");
         byte[] data = new byte[300_000];
         new java.util.Random(1).nextBytes(data);
         assertEquals(data.length, fuse.write(c.fh(), 0, data));
@@ -364,6 +364,19 @@ class FuseOperationsTest extends FuseTestSupport {
     }
 
     @Test
+    void withoutACacheReaddirplusIsNotOffered() throws Exception {
+        try (FuseDriver d = new FuseDriver(FsConfig.of(share).withCache(CacheMode.NONE), 3)) {
+            int flags = ok(d.init(36, -1)).payload().getInt(12);
+            assertEquals(0, flags & (FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO), "its attributes would expire at once");
+            assertEquals(FUSE_ASYNC_READ, flags & FUSE_ASYNC_READ);
+        }
+        try (FuseDriver d = new FuseDriver(FsConfig.of(share), 4)) {
+            int flags = ok(d.init(36, -1)).payload().getInt(12);
+            assertEquals(FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO, flags & (FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO));
+        }
+    }
+
+    @Test
     void cacheModesSetTimeoutsAndOpenFlags() throws Exception {
         Files.writeString(share.resolve("f"), "x");
         for (CacheMode mode : CacheMode.values()) {
@@ -376,15 +389,15 @@ class FuseOperationsTest extends FuseTestSupport {
                 int dirFlags = ok(d.call(FUSE_OPENDIR, ROOT, 32, struct(8, b -> { }))).payload().getInt(8);
                 switch (mode) {
                     case NONE -> {
-                        assertEquals(FOPEN_DIRECT_IO, fileFlags);
+                        assertEquals(FOPEN_DIRECT_IO | FOPEN_NOFLUSH, fileFlags);
                         assertEquals(0, dirFlags);
                     }
                     case AUTO -> {
-                        assertEquals(0, fileFlags);
+                        assertEquals(FOPEN_NOFLUSH, fileFlags);
                         assertEquals(0, dirFlags);
                     }
                     case ALWAYS -> {
-                        assertEquals(FOPEN_KEEP_CACHE, fileFlags);
+                        assertEquals(FOPEN_KEEP_CACHE | FOPEN_NOFLUSH, fileFlags);
                         assertEquals(FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR, dirFlags);
                     }
                 }

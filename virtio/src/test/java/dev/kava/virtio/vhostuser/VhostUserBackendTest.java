@@ -617,4 +617,115 @@ class VhostUserBackendTest {
         }
         assertNothingLeaked();
     }
+
+    // ------------------------------------------------------------------ devices completing on their own threads
+
+    /** Upper-cases like {@link RecordingDevice}, but on a worker thread, {@code delayMs} after the kick. */
+    static final class SlowAsyncDevice implements VhostUserDevice {
+        final java.util.concurrent.ExecutorService worker = java.util.concurrent.Executors.newSingleThreadExecutor();
+        final java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+        final List<String> events = new CopyOnWriteArrayList<>();
+        final int delayMs;
+
+        SlowAsyncDevice(int delayMs) {
+            this.delayMs = delayMs;
+        }
+
+        @Override public long features() { return 0; }
+        @Override public long protocolFeatures() { return 0; }
+        @Override public int numQueues() { return 1; }
+        @Override public int maxQueueSize() { return 256; }
+        @Override public byte[] config() { return new byte[0]; }
+        @Override public void acknowledgeFeatures(long features) { }
+        @Override public void reset() { events.add("reset"); }
+
+        @Override
+        public void handleQueue(int index, Virtqueue queue, GuestMemory memory) {
+            throw new AssertionError("the backend uses the asynchronous form");
+        }
+
+        @Override
+        public void handleQueue(int index, Virtqueue queue, GuestMemory memory, UsedRing used)
+                throws dev.kava.virtio.queue.VirtqueueException {
+            for (var c = queue.pop(memory); c != null; c = queue.pop(memory)) {
+                var chain = c;
+                inFlight.incrementAndGet();
+                worker.execute(() -> {
+                    try {
+                        Thread.sleep(delayMs);
+                        byte[] in = chain.readable().getFirst().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                        byte[] out = new String(in, StandardCharsets.UTF_8).toUpperCase(java.util.Locale.ROOT).getBytes(StandardCharsets.UTF_8);
+                        java.lang.foreign.MemorySegment.copy(out, 0, chain.writable().getFirst(), java.lang.foreign.ValueLayout.JAVA_BYTE, 0, out.length);
+                        events.add("completed");
+                        used.add(chain.head(), out.length);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    } finally {
+                        synchronized (inFlight) {
+                            inFlight.decrementAndGet();
+                            inFlight.notifyAll();
+                        }
+                    }
+                });
+            }
+        }
+
+        @Override
+        public void quiesce() {
+            synchronized (inFlight) {
+                while (inFlight.get() > 0) {
+                    try {
+                        inFlight.wait();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+            events.add("quiesced");
+        }
+    }
+
+    @Test
+    void aDeviceCompletingOnItsOwnThreadsIsQuiescedBeforeTheNextMessage() throws Exception {
+        SlowAsyncDevice slow = new SlowAsyncDevice(300);
+        Path sock = dir.resolve("async.sock");
+        try (VhostUserBackend b = VhostUserBackend.start(slow, VhostUserBackend.Config.of(sock).withObserver(new Events()))) {
+            FakeFrontEnd f = FakeFrontEnd.connect(sock);
+            toClose.add(f);
+            long offered = f.call(VhostUserRequest.GET_FEATURES, new byte[0]).u64();
+            f.send(VhostUserRequest.SET_FEATURES, FakeFrontEnd.u64(offered));
+            f.send(VhostUserRequest.SET_PROTOCOL_FEATURES, FakeFrontEnd.u64(1L << VhostUserBackend.PROTOCOL_F_REPLY_ACK));
+            assertEquals(0, f.ack(VhostUserRequest.SET_MEM_TABLE, FakeFrontEnd.memTable(guest), closeLater(FakeFrontEnd.memFds(guest))));
+            DriverQueue dq = driver.queue(8);
+            Fd[] fds = startRing(f, 0, dq);
+            var out = driver.writable(16);
+            int head = dq.add(driver.readable(text("later")), out);
+            signal(fds[0]);
+            Thread.sleep(50); // the backend has popped the chain and handed it to the worker
+            // a message while the chain is in flight: answered only once the device is quiet
+            var base = f.call(VhostUserRequest.GET_VRING_BASE, FakeFrontEnd.state(0, 0)).body();
+            base.getInt();
+            assertEquals(1, base.getInt());
+            assertEquals(1, dq.usedIndex(), "the chain was completed before the ring stopped");
+            assertEquals(new GuestDriver.Used(head, 5), dq.takeUsed());
+            assertEquals("LATER", new String(driver.read(out.address(), 5), StandardCharsets.UTF_8));
+            assertTrue(awaitSignal(fds[1], 1000), "the worker's completion notified the front-end");
+            assertTrue(slow.events.indexOf("completed") < slow.events.lastIndexOf("quiesced"), slow.events.toString());
+
+            // a chain in flight when the front-end leaves: quiesced before its memory goes
+            Fd kick = eventfd();
+            assertEquals(0, f.ack(VhostUserRequest.SET_VRING_BASE, FakeFrontEnd.state(0, 1)));
+            assertEquals(0, f.ack(VhostUserRequest.SET_VRING_KICK, FakeFrontEnd.u64(0), kick));
+            dq.add(driver.readable(text("gone")), driver.writable(16));
+            signal(kick);
+            Thread.sleep(50);
+            f.close();
+            Thread.sleep(400);
+            assertEquals(List.of("completed", "quiesced", "reset"), slow.events.subList(slow.events.size() - 3, slow.events.size()),
+                    slow.events.toString());
+        } finally {
+            slow.worker.shutdownNow();
+        }
+    }
 }
