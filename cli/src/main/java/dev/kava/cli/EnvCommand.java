@@ -26,6 +26,8 @@ final class EnvCommand implements Callable<Integer> {
         o.println("kernel_params = [" + String.join(", ", h.kernelParams().stream().map(s -> "\"" + s + "\"").toList()) + "]");
         o.println("debug_console = " + h.debugConsole());
         o.println("boot_timeout_seconds = " + h.bootTimeout().toSeconds());
+        o.println("shared_fs = \"" + h.sharedFs().key() + "\"");
+        o.println("virtio_fs_cache = \"" + h.virtioFsCache().key() + "\"");
         o.println();
         o.println("[agent]");
         o.println("dial_timeout_seconds = " + c.agent().dialTimeout().toSeconds());

@@ -7,6 +7,7 @@ import dev.kava.runtime.config.KavaConfig;
 import dev.kava.runtime.container.Container;
 import dev.kava.runtime.container.ContainerConfig;
 import dev.kava.runtime.container.StdioBridge;
+import dev.kava.runtime.container.Volume;
 import dev.kava.runtime.handler.RuntimeHandlers;
 import dev.kava.runtime.image.Image;
 import dev.kava.runtime.image.ImageException;
@@ -65,6 +66,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-u", "--user"}, paramLabel = "UID[:GID]", description = "numeric user (and group) to run as")
     String user;
 
+    @Option(names = {"-v", "--volume"}, paramLabel = "HOST_PATH:CONTAINER_PATH[:ro]",
+            description = "bind-mount a host file or directory into the container (read-only with :ro); paths are absolute")
+    List<String> volumes = new ArrayList<>();
+
     @Option(names = "--cpus", description = "vCPUs of the VM (default: hypervisor.vcpus)")
     Integer cpus;
 
@@ -94,6 +99,14 @@ final class RunCommand implements Callable<Integer> {
             throw new KavaException(e.getMessage(), e);
         }
         OciSpec.Process process = process(img);
+        List<Volume> mounts = new ArrayList<>();
+        for (String v : volumes) {
+            Volume volume = Volume.parse(v);
+            if (!Files.exists(volume.hostPath())) {
+                throw new KavaException("-v " + v + ": " + volume.hostPath() + " does not exist");
+            }
+            mounts.add(volume);
+        }
 
         Sandbox sandbox = RuntimeHandlers.find(cfg.runtime().handler()).newSandbox(id, cfg);
         AtomicReference<Container> running = new AtomicReference<>();
@@ -104,7 +117,7 @@ final class RunCommand implements Callable<Integer> {
         try {
             signals.install();
             sandbox.start();
-            Container c = sandbox.createContainer(new ContainerConfig(id, img, process));
+            Container c = sandbox.createContainer(new ContainerConfig(id, img, process, mounts));
             boolean ttyIn = tty && Terminal.isatty(0);
             if (ttyIn) {
                 raw = Terminal.rawMode(0);
@@ -156,7 +169,7 @@ final class RunCommand implements Callable<Integer> {
     private KavaConfig withOverrides(KavaConfig c) {
         var h = c.hypervisor();
         var hyp = new KavaConfig.Hypervisor(h.name(), cpus != null ? cpus : h.vcpus(), memory != null ? memory : h.memoryMiB(),
-                h.kernel(), h.image(), h.kernelParams(), h.debugConsole(), h.bootTimeout());
+                h.kernel(), h.image(), h.kernelParams(), h.debugConsole(), h.bootTimeout(), h.sharedFs(), h.virtioFsCache());
         var rt = c.runtime();
         var runtime = new KavaConfig.Runtime(rt.handler(), rt.stateDir(), rt.cacheDir(),
                 stopTimeout != null ? java.time.Duration.ofSeconds(stopTimeout) : rt.stopTimeout());

@@ -38,7 +38,7 @@ final class StartupBench implements Callable<Integer> {
             new String[] {"JVM start to sandbox start (CLI, image)", "", "sandbox-start"},
             new String[] {"VM launch (QEMU up, QMP answers)", "sandbox-start", "vm-started"},
             new String[] {"VM boot to agent ready", "vm-started", "agent-ready"},
-            new String[] {"sandbox setup (clock, 9p mount)", "agent-ready", "sandbox-ready"},
+            new String[] {"sandbox setup (clock, shared fs mount)", "agent-ready", "sandbox-ready"},
             new String[] {"agent to container start (create+start)", "sandbox-ready", "container-started"},
             new String[] {"container start to first output", "container-started", "first-output"},
             new String[] {"teardown (remove, destroy, unmount)", "container-done", "sandbox-closed"});

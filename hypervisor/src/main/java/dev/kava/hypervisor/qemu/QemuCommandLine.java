@@ -1,7 +1,6 @@
 package dev.kava.hypervisor.qemu;
 
 import dev.kava.hypervisor.Device;
-import dev.kava.hypervisor.HypervisorException;
 import dev.kava.hypervisor.VmConfig;
 
 import java.nio.file.Path;
@@ -32,12 +31,19 @@ import java.util.List;
  *       such a chardev, the same as {@code -qmp unix:PATH,server=on,wait=off}.</li>
  *   <li>The root image is the first virtio-blk device given, so the guest names it
  *       {@code /dev/vda}; further {@code BlockDevice}s follow in the order they were added.</li>
+ *   <li>A virtio-fs share is a {@code vhost-user-fs-device} whose back-end is kava's own server,
+ *       listening on {@code vfs-TAG.sock} in the state directory (QEMU connects as the client). A
+ *       vhost-user back-end must map the guest's RAM, so with any virtio-fs share the RAM is a
+ *       {@code memory-backend-memfd} with {@code share=on} (QEMU sends its fds). The queue size is
+ *       raised from QEMU's 128 to 1024 so the guest can keep more requests in flight.</li>
  * </ul>
  */
 final class QemuCommandLine {
 
     /** The virtio-serial port name the guest agent opens ({@code /sys/class/virtio-ports/*}/name). */
     static final String AGENT_PORT = "agent.0";
+    /** The id of the shared RAM backend a vhost-user back-end maps. */
+    static final String RAM_ID = "ram";
 
     private QemuCommandLine() {
     }
@@ -47,10 +53,15 @@ final class QemuCommandLine {
         List<String> a = new ArrayList<>();
         a.add(qemu.toString());
         a.addAll(List.of("-name", "kava-" + esc(sandboxId) + ",debug-threads=on"));
-        a.addAll(List.of("-M", "microvm,acpi=off,rtc=" + (accel.kvm() ? "off" : "on") + ",isa-serial=on"));
+        boolean sharedRam = devices.stream().anyMatch(d -> d instanceof Device.SharedFs s && s.kind() == Device.SharedFs.Kind.VIRTIO_FS);
+        a.addAll(List.of("-M", "microvm,acpi=off,rtc=" + (accel.kvm() ? "off" : "on") + ",isa-serial=on"
+                + (sharedRam ? ",memory-backend=" + RAM_ID : "")));
         a.addAll(accel.qemuArgs());
         a.addAll(List.of("-nodefaults", "-no-user-config", "-nographic", "-no-reboot"));
         a.addAll(List.of("-smp", Integer.toString(config.vcpus()), "-m", config.memoryMiB() + "M"));
+        if (sharedRam) {
+            a.addAll(List.of("-object", "memory-backend-memfd,id=" + RAM_ID + ",size=" + config.memoryMiB() + "M,share=on"));
+        }
         a.addAll(List.of("-kernel", config.kernel().toAbsolutePath().toString()));
         a.addAll(List.of("-append", String.join(" ", kernelCommandLine(accel, config))));
         a.addAll(List.of("-chardev", "file,id=console,path=" + esc(config.consoleLog()), "-serial", "chardev:console"));
@@ -59,14 +70,17 @@ final class QemuCommandLine {
         // entropy from the host, so the guest's random pool is ready at once (the JVM and crun read it early)
         a.addAll(List.of("-object", "rng-random,id=rng0,filename=/dev/urandom", "-device", "virtio-rng-device,rng=rng0"));
         int fs = 0;
+        int vfs = 0;
         int blk = 0;
         for (Device d : devices) {
             switch (d) {
+                case Device.SharedFs s when s.kind() == Device.SharedFs.Kind.VIRTIO_FS -> {
+                    String id = "vfs" + vfs++;
+                    a.addAll(List.of("-chardev", "socket,id=" + id + ",path=" + esc(files.virtioFsSocket(s.tag())),
+                            "-device", "vhost-user-fs-device,chardev=" + id + ",tag=" + s.tag()
+                                    + ",queue-size=" + VirtioFsShare.QUEUE_SIZE));
+                }
                 case Device.SharedFs s -> {
-                    if (s.kind() != Device.SharedFs.Kind.NINE_P) {
-                        throw new HypervisorException("virtio-fs is not available yet (shared fs '" + s.tag()
-                                + "'): use Kind.NINE_P");
-                    }
                     String id = "fs" + fs++;
                     a.addAll(List.of("-fsdev", "local,id=" + id + ",path=" + esc(s.hostPath())
                                     + ",security_model=passthrough,multidevs=remap",

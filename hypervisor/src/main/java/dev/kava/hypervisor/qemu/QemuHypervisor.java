@@ -25,7 +25,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * One microvm QEMU process and its QMP connection.
+ * One microvm QEMU process and its QMP connection, and the virtio-fs shares this process serves
+ * it ({@link VirtioFsShare}: started before QEMU, stopped after it).
  *
  * <p>{@link #start} launches QEMU (its own stdout/stderr go to {@code <state>/qemu.log}), then
  * polls for the QMP socket with a short exponential backoff (1 ms doubling to 50 ms) until QMP
@@ -50,6 +51,7 @@ public final class QemuHypervisor implements Hypervisor {
     private final StateFiles files;
     private final CompletableFuture<Integer> exited = new CompletableFuture<>();
     private final List<Device> devices = new ArrayList<>();
+    private final List<VirtioFsShare> shares = new ArrayList<>();
 
     private State state = State.NEW;
     private VmConfig config;
@@ -97,8 +99,11 @@ public final class QemuHypervisor implements Hypervisor {
         switch (device) {
             case Device.SharedFs s -> {
                 if (s.kind() == Device.SharedFs.Kind.VIRTIO_FS) {
-                    throw new HypervisorException("virtio-fs is not available yet (shared fs '" + s.tag()
-                            + "'): use Kind.NINE_P");
+                    Path socket = files.virtioFsSocket(s.tag());
+                    if (socket.toString().getBytes(StandardCharsets.UTF_8).length > StateFiles.MAX_SOCKET_PATH) {
+                        throw new HypervisorException("state directory path is too long for the virtio-fs socket (max "
+                                + StateFiles.MAX_SOCKET_PATH + " bytes): " + socket);
+                    }
                 }
                 if (!Files.isDirectory(s.hostPath())) {
                     throw new HypervisorException("shared fs '" + s.tag() + "': " + s.hostPath() + " is not a directory");
@@ -126,6 +131,18 @@ public final class QemuHypervisor implements Hypervisor {
         List<String> argv = commandLine();
         Instant deadline = Instant.now().plus(bootTimeout);
         deleteFiles(files.all());
+        deleteFiles(virtioFsSockets());
+        try {
+            for (Device d : devices) {
+                if (d instanceof Device.SharedFs s && s.kind() == Device.SharedFs.Kind.VIRTIO_FS) {
+                    shares.add(VirtioFsShare.start(s, files.virtioFsSocket(s.tag())));
+                }
+            }
+        } catch (HypervisorException e) {
+            closeShares();
+            state = State.STOPPED;
+            throw new HypervisorException("sandbox " + sandboxId + ": " + e.getMessage(), e);
+        }
         try {
             process = new ProcessBuilder(argv)
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
@@ -133,6 +150,7 @@ public final class QemuHypervisor implements Hypervisor {
                     .redirectOutput(files.qemuLog().toFile())
                     .start();
         } catch (IOException e) {
+            closeShares();
             state = State.STOPPED;
             throw new HypervisorException("cannot launch " + qemu + " for sandbox " + sandboxId + ": " + e, e);
         }
@@ -274,8 +292,32 @@ public final class QemuHypervisor implements Hypervisor {
             }
             shutdownHook = null;
         }
+        closeShares();
         deleteFiles(List.of(files.qmpSocket(), files.agentSocket(), files.pidFile()));
         state = State.STOPPED;
+    }
+
+    /** Stops every virtio-fs backend (QEMU is gone or never came). */
+    private void closeShares() {
+        for (VirtioFsShare s : shares) {
+            try {
+                s.close();
+            } catch (RuntimeException e) {
+                System.getLogger(QemuHypervisor.class.getName()).log(System.Logger.Level.WARNING,
+                        "sandbox " + sandboxId + ": closing " + s, e);
+            }
+        }
+        shares.clear();
+    }
+
+    private List<Path> virtioFsSockets() {
+        return devices.stream().filter(d -> d instanceof Device.SharedFs s && s.kind() == Device.SharedFs.Kind.VIRTIO_FS)
+                .map(d -> files.virtioFsSocket(((Device.SharedFs) d).tag())).toList();
+    }
+
+    /** FUSE requests the virtio-fs shares served so far (for figures and tests). */
+    public synchronized long virtioFsRequests() {
+        return shares.stream().mapToLong(s -> s.device().requests()).sum();
     }
 
     @Override
@@ -314,7 +356,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     @Override
     public Capabilities capabilities() {
-        return new Capabilities(accel.kvm(), true, true, false, false);
+        return new Capabilities(accel.kvm(), true, true, true, false);
     }
 
     @Override
@@ -325,7 +367,9 @@ public final class QemuHypervisor implements Hypervisor {
         } finally {
             Process p = process;
             if (p != null && p.isAlive()) kill(p);
+            closeShares();
             deleteFiles(files.all());
+            deleteFiles(virtioFsSockets());
             state = State.CLOSED;
         }
     }

@@ -4,8 +4,9 @@ import java.nio.file.Path;
 import java.util.List;
 
 /**
- * The files a QEMU VM creates under its sandbox's state directory. All of them are removed by
- * {@code close()}; the console log named in the {@code VmConfig} belongs to the caller and stays.
+ * The files a QEMU VM creates under its sandbox's state directory (and the sockets of its
+ * virtio-fs shares, which kava's backend creates). All of them are removed by {@code close()}; the
+ * console log named in the {@code VmConfig} belongs to the caller and stays.
  */
 record StateFiles(Path qmpSocket, Path agentSocket, Path pidFile, Path qemuLog) {
 
@@ -20,5 +21,10 @@ record StateFiles(Path qmpSocket, Path agentSocket, Path pidFile, Path qemuLog) 
 
     List<Path> all() {
         return List.of(qmpSocket, agentSocket, pidFile, qemuLog);
+    }
+
+    /** The vhost-user socket of the virtio-fs share {@code tag}, where kava's backend listens. */
+    Path virtioFsSocket(String tag) {
+        return qmpSocket.resolveSibling("vfs-" + tag + ".sock");
     }
 }

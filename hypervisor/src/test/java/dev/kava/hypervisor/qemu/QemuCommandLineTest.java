@@ -1,7 +1,6 @@
 package dev.kava.hypervisor.qemu;
 
 import dev.kava.hypervisor.Device;
-import dev.kava.hypervisor.HypervisorException;
 import dev.kava.hypervisor.VmConfig;
 import org.junit.jupiter.api.Test;
 
@@ -11,7 +10,6 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class QemuCommandLineTest {
@@ -93,9 +91,22 @@ class QemuCommandLineTest {
     }
 
     @Test
-    void virtioFsIsRefusedWithAClearMessage() {
-        HypervisorException e = assertThrows(HypervisorException.class, () -> build(TCG, CONFIG,
-                List.of(new Device.SharedFs("x", Path.of("/srv"), Device.SharedFs.Kind.VIRTIO_FS))));
-        assertTrue(e.getMessage().startsWith("virtio-fs is not available yet"), e.getMessage());
+    void virtioFsIsAVhostUserDeviceOnSharedMemfdRam() {
+        List<String> argv = build(TCG, CONFIG, List.of(
+                new Device.SharedFs("kavashare", Path.of("/run/kava/sb1/shared"), Device.SharedFs.Kind.VIRTIO_FS),
+                new Device.SharedFs("nine", Path.of("/srv/nine"), Device.SharedFs.Kind.NINE_P)));
+        assertEquals("microvm,acpi=off,rtc=on,isa-serial=on,memory-backend=ram", after(argv, "-M"));
+        assertTrue(argv.contains("memory-backend-memfd,id=ram,size=256M,share=on"), argv.toString());
+        assertEquals("256M", after(argv, "-m"), "-m and the backend's size agree");
+        assertTrue(argv.contains("socket,id=vfs0,path=/run/kava/sb1/vfs-kavashare.sock"), argv.toString());
+        assertTrue(argv.contains("vhost-user-fs-device,chardev=vfs0,tag=kavashare,queue-size=1024"), argv.toString());
+        assertTrue(argv.contains("virtio-9p-device,fsdev=fs0,mount_tag=nine"), "9p stays available beside it");
+        assertFalse(String.join(" ", argv).contains("path=/run/kava/sb1/shared"), "QEMU never sees the shared directory");
+    }
+
+    @Test
+    void withoutVirtioFsTheRamIsPrivate() {
+        List<String> argv = build(TCG, CONFIG, List.of(new Device.SharedFs("t", Path.of("/srv"), Device.SharedFs.Kind.NINE_P)));
+        assertFalse(String.join(" ", argv).contains("memory-backend"), argv.toString());
     }
 }

@@ -79,22 +79,24 @@ class QemuProviderTest {
     }
 
     @Test
-    void virtioFsAndMissingSharesAreRefusedAtAddDevice() throws IOException {
+    void missingSharesAndDuplicateTagsAreRefusedAtAddDevice() throws IOException {
         assumeTrue(new QemuProvider().availability().available());
         Path kernel = Files.writeString(dir.resolve("k"), "k");
         try (QemuHypervisor hv = (QemuHypervisor) new QemuProvider().create("sb", dir.resolve("state"))) {
             hv.prepare(config(kernel, kernel));
-            HypervisorException e = assertThrows(HypervisorException.class,
-                    () -> hv.addDevice(new Device.SharedFs("x", dir, Device.SharedFs.Kind.VIRTIO_FS)));
-            assertTrue(e.getMessage().startsWith("virtio-fs is not available yet"), e.getMessage());
             assertThrows(HypervisorException.class,
                     () -> hv.addDevice(new Device.SharedFs("x", dir.resolve("nope"), Device.SharedFs.Kind.NINE_P)));
+            assertThrows(HypervisorException.class,
+                    () -> hv.addDevice(new Device.SharedFs("v", dir.resolve("nope"), Device.SharedFs.Kind.VIRTIO_FS)));
             hv.addDevice(new Device.SharedFs("x", dir, Device.SharedFs.Kind.NINE_P));
             assertThrows(HypervisorException.class,
-                    () -> hv.addDevice(new Device.SharedFs("x", dir, Device.SharedFs.Kind.NINE_P)));
+                    () -> hv.addDevice(new Device.SharedFs("x", dir, Device.SharedFs.Kind.VIRTIO_FS)));
+            hv.addDevice(new Device.SharedFs("v", dir, Device.SharedFs.Kind.VIRTIO_FS));
             assertTrue(hv.commandLine().contains("virtio-9p-device,fsdev=fs0,mount_tag=x"));
+            assertTrue(hv.commandLine().contains("vhost-user-fs-device,chardev=vfs0,tag=v,queue-size=1024"));
             assertTrue(hv.capabilities().pauseResume());
             assertTrue(hv.capabilities().sharedFs9p());
+            assertTrue(hv.capabilities().virtioFs());
         }
     }
 

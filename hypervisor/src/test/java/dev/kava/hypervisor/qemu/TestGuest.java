@@ -86,9 +86,24 @@ final class TestGuest {
 
     /** Builds the root image in {@code work}; returns its path. */
     static Path buildImage(Path work) throws IOException, InterruptedException {
+        return buildImage(work, INIT, java.util.Map.of(), 16);
+    }
+
+    /**
+     * Builds a root image of {@code sizeMiB} with {@code init} as /sbin/init and {@code extra} files
+     * (path in the image, relative, to the host file copied there, made executable); returns its path.
+     */
+    static Path buildImage(Path work, String init, java.util.Map<String, Path> extra, int sizeMiB)
+            throws IOException, InterruptedException {
         Path root = work.resolve("rootfs");
         Path bin = Files.createDirectories(root.resolve("bin"));
         for (String d : List.of("sbin", "proc", "sys", "dev", "mnt", "tmp")) Files.createDirectories(root.resolve(d));
+        for (var e : extra.entrySet()) {
+            Path to = root.resolve(e.getKey());
+            Files.createDirectories(to.getParent());
+            Files.copy(e.getValue(), to);
+            Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rwxr-xr-x"));
+        }
         Files.copy(Path.of("/bin/busybox"), bin.resolve("busybox"));
         Process list = new ProcessBuilder("/bin/busybox", "--list").start();
         String applets = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -96,11 +111,11 @@ final class TestGuest {
         for (String applet : applets.split("\n")) {
             if (!applet.isBlank() && !applet.equals("busybox")) Files.createSymbolicLink(bin.resolve(applet.strip()), Path.of("busybox"));
         }
-        Path init = root.resolve("sbin/init");
-        Files.writeString(init, INIT);
-        Files.setPosixFilePermissions(init, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path initFile = root.resolve("sbin/init");
+        Files.writeString(initFile, init);
+        Files.setPosixFilePermissions(initFile, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path image = work.resolve("root.ext4");
-        Process mkfs = new ProcessBuilder(mkfs().toString(), "-q", "-d", root.toString(), image.toString(), "16M")
+        Process mkfs = new ProcessBuilder(mkfs().toString(), "-q", "-d", root.toString(), image.toString(), sizeMiB + "M")
                 .redirectErrorStream(true).start();
         String out = new String(mkfs.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (mkfs.waitFor() != 0) throw new IOException("mkfs.ext4 failed: " + out);

@@ -20,7 +20,7 @@ import org.tomlj.TomlTable;
 public final class ConfigLoader {
     private static final Map<String, Set<String>> KEYS = Map.of(
             "hypervisor", Set.of("name", "vcpus", "memory_mib", "kernel", "image", "kernel_params",
-                    "debug_console", "boot_timeout_seconds"),
+                    "debug_console", "boot_timeout_seconds", "shared_fs", "virtio_fs_cache"),
             "agent", Set.of("dial_timeout_seconds", "request_timeout_seconds"),
             "runtime", Set.of("handler", "state_dir", "cache_dir", "stop_timeout_seconds"));
 
@@ -77,7 +77,10 @@ public final class ConfigLoader {
                 in.path("hypervisor.image", h.image()),
                 in.stringList("hypervisor.kernel_params", h.kernelParams()),
                 in.bool("hypervisor.debug_console", h.debugConsole()),
-                in.seconds("hypervisor.boot_timeout_seconds", h.bootTimeout()));
+                in.seconds("hypervisor.boot_timeout_seconds", h.bootTimeout()),
+                in.choice("hypervisor.shared_fs", h.sharedFs(), KavaConfig.SharedFs.values(), KavaConfig.SharedFs::key),
+                in.choice("hypervisor.virtio_fs_cache", h.virtioFsCache(), KavaConfig.VirtioFsCache.values(),
+                        KavaConfig.VirtioFsCache::key));
         var a = d.agent();
         var agent = new KavaConfig.Agent(
                 in.seconds("agent.dial_timeout_seconds", a.dialTimeout()),
@@ -102,6 +105,22 @@ public final class ConfigLoader {
             String v = t.getString(key);
             if (!allowed.contains(v)) throw bad(key, "must be one of " + allowed + ", not \"" + v + "\"");
             return v;
+        }
+
+        /** One of {@code values}, by the name {@code key} gives it in the file. */
+        <E> E choice(String key, E dflt, E[] values, java.util.function.Function<E, String> name) {
+            if (!t.contains(key)) return dflt;
+            List<String> names = java.util.Arrays.stream(values).map(name).toList();
+            if (!t.isString(key)) throw bad(key, "must be a string, one of " + quoted(names));
+            String v = t.getString(key);
+            for (E e : values) {
+                if (name.apply(e).equals(v)) return e;
+            }
+            throw bad(key, "must be one of " + quoted(names) + ", not \"" + v + "\"");
+        }
+
+        private static String quoted(List<String> names) {
+            return String.join(", ", names.stream().map(n -> "\"" + n + "\"").toList());
         }
 
         long integer(String key, long dflt, long min, long max) {

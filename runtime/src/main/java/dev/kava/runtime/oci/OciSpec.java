@@ -39,8 +39,19 @@ public final class OciSpec {
         }
     }
 
+    /**
+     * A bind mount of a path the guest already has (a volume the runtime shared into the guest) at
+     * {@code destination} in the container.
+     */
+    public record BindMount(String destination, String source, boolean readOnly) {}
+
     /** The whole spec for container {@code id}, whose rootfs the guest finds at {@code rootPath} (relative). */
     public static JsonObject build(String id, String rootPath, String hostname, Process p) {
+        return build(id, rootPath, hostname, p, List.of());
+    }
+
+    /** {@link #build(String, String, String, Process)} with {@code binds} after the default mounts. */
+    public static JsonObject build(String id, String rootPath, String hostname, Process p, List<BindMount> binds) {
         JsonObject spec = new JsonObject();
         spec.addProperty("ociVersion", "1.0.2");
         spec.add("process", process(p));
@@ -59,6 +70,9 @@ public final class OciSpec {
         mounts.add(mount("/sys", "sysfs", "sysfs", List.of("nosuid", "noexec", "nodev", "ro")));
         mounts.add(mount("/sys/fs/cgroup", "cgroup", "cgroup", List.of("nosuid", "noexec", "nodev", "relatime", "ro")));
         mounts.add(mount("/tmp", "tmpfs", "tmpfs", List.of("nosuid", "nodev", "mode=1777")));
+        for (BindMount b : binds) {
+            mounts.add(mount(b.destination(), "bind", b.source(), b.readOnly() ? List.of("rbind", "ro") : List.of("rbind")));
+        }
         spec.add("mounts", mounts);
         JsonObject linux = new JsonObject();
         JsonArray ns = new JsonArray();

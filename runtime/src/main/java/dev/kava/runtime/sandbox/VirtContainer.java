@@ -3,21 +3,26 @@ package dev.kava.runtime.sandbox;
 import com.google.protobuf.ByteString;
 import dev.kava.runtime.agent.AgentClient;
 import dev.kava.runtime.container.Container;
+import dev.kava.runtime.resource.BindVolume;
 import dev.kava.runtime.resource.OverlayRootfs;
+import java.util.List;
 
 /** A container inside a VM sandbox: every operation is an agent call. */
 final class VirtContainer implements Container {
     private final String id;
     private final AgentClient agent;
     private final OverlayRootfs rootfs;
+    private final List<BindVolume> volumes;
     private final Timeline timeline;
     private final Runnable onRemoved;
     private boolean removed;
 
-    VirtContainer(String id, AgentClient agent, OverlayRootfs rootfs, Timeline timeline, Runnable onRemoved) {
+    VirtContainer(String id, AgentClient agent, OverlayRootfs rootfs, List<BindVolume> volumes, Timeline timeline,
+                  Runnable onRemoved) {
         this.id = id;
         this.agent = agent;
         this.rootfs = rootfs;
+        this.volumes = List.copyOf(volumes);
         this.timeline = timeline;
         this.onRemoved = onRemoved;
     }
@@ -79,6 +84,13 @@ final class VirtContainer implements Container {
                 agent.removeContainer(id, 0);
             }
         } finally {
+            for (BindVolume v : volumes.reversed()) {
+                try {
+                    v.close();
+                } catch (RuntimeException e) {
+                    java.util.logging.Logger.getLogger(VirtContainer.class.getName()).warning(v.describe() + ": " + e.getMessage());
+                }
+            }
             rootfs.close();
             onRemoved.run();
         }

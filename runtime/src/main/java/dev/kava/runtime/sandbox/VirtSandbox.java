@@ -14,7 +14,9 @@ import dev.kava.runtime.agent.AgentClient;
 import dev.kava.runtime.config.KavaConfig;
 import dev.kava.runtime.container.Container;
 import dev.kava.runtime.container.ContainerConfig;
+import dev.kava.runtime.container.Volume;
 import dev.kava.runtime.oci.OciSpec;
+import dev.kava.runtime.resource.BindVolume;
 import dev.kava.runtime.resource.MountLedger;
 import dev.kava.runtime.resource.OverlayRootfs;
 import dev.kava.ttrpc.ByteStreams;
@@ -33,14 +35,15 @@ import java.util.logging.Logger;
 import java.util.regex.Pattern;
 
 /**
- * A sandbox that is a VM: a hypervisor process, a directory shared into the guest (9p), and the guest
- * agent on the other end of a ttrpc connection. Every host resource is recorded in
- * {@code <stateDir>/state.json} before it is created, and {@link #close()} undoes all of them.
+ * A sandbox that is a VM: a hypervisor process, a directory shared into the guest (virtio-fs served
+ * by kava itself, or QEMU's 9p: {@code hypervisor.shared_fs}), and the guest agent on the other end
+ * of a ttrpc connection. Every host resource is recorded in {@code <stateDir>/state.json} before it
+ * is created, and {@link #close()} undoes all of them.
  */
 public final class VirtSandbox implements Sandbox, MountLedger {
     private static final Logger LOG = Logger.getLogger(VirtSandbox.class.getName());
     private static final Pattern ID = Pattern.compile("[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}");
-    /** The 9p mount tag of the shared directory, and where the agent mounts it. */
+    /** The mount tag of the shared directory (9p or virtio-fs), and where the agent mounts it. */
     public static final String SHARE_TAG = "kavashare";
     public static final String GUEST_SHARE = "/run/kava/shared";
 
@@ -136,7 +139,7 @@ public final class VirtSandbox implements Sandbox, MountLedger {
             List<String> params = new ArrayList<>(hc.kernelParams());
             hypervisor.prepare(new VmConfig(hc.vcpus(), hc.memoryMiB(), hc.kernel(), hc.image(), params,
                     stateDir.resolve("console.log"), hc.debugConsole()));
-            hypervisor.addDevice(new Device.SharedFs(SHARE_TAG, shareDir, Device.SharedFs.Kind.NINE_P));
+            hypervisor.addDevice(shareDevice(hc));
             timeline.mark("vm-prepare");
             hypervisor.start(hc.bootTimeout());
             hypervisor.pid().ifPresent(pid -> {
@@ -150,8 +153,7 @@ public final class VirtSandbox implements Sandbox, MountLedger {
             agent.createSandbox(CreateSandboxRequest.newBuilder()
                     .setSandboxId(id)
                     .setHostname(id.length() > 12 ? id.substring(0, 12) : id)
-                    .addStorages(Storage.newBuilder().setDriver("9p").setSource(SHARE_TAG).setFstype("9p")
-                            .setMountPoint(GUEST_SHARE).build())
+                    .addStorages(shareStorage(hc.sharedFs()))
                     .build());
             timeline.mark("sandbox-ready");
         } catch (RuntimeException | IOException e) {
@@ -161,6 +163,32 @@ public final class VirtSandbox implements Sandbox, MountLedger {
             throw new KavaException("sandbox " + id + " failed to start: " + detail
                     + (console.isEmpty() ? "" : "\n--- guest console (last lines) ---\n" + console), e);
         }
+    }
+
+    /** The shared directory as the hypervisor serves it. */
+    private Device.SharedFs shareDevice(KavaConfig.Hypervisor hc) {
+        if (hc.sharedFs() == KavaConfig.SharedFs.NINE_P) {
+            return new Device.SharedFs(SHARE_TAG, shareDir, Device.SharedFs.Kind.NINE_P);
+        }
+        if (!hypervisor.capabilities().virtioFs()) {
+            throw new KavaException("the hypervisor cannot serve virtio-fs here: set hypervisor.shared_fs = \"9p\"");
+        }
+        Device.SharedFs.Cache cache = switch (hc.virtioFsCache()) {
+            case NONE -> Device.SharedFs.Cache.NONE;
+            case AUTO -> Device.SharedFs.Cache.AUTO;
+            case ALWAYS -> Device.SharedFs.Cache.ALWAYS;
+        };
+        return new Device.SharedFs(SHARE_TAG, shareDir, Device.SharedFs.Kind.VIRTIO_FS, cache);
+    }
+
+    /** How the agent mounts the shared directory at {@link #GUEST_SHARE}. */
+    static Storage shareStorage(KavaConfig.SharedFs fs) {
+        return switch (fs) {
+            case VIRTIO_FS -> Storage.newBuilder().setDriver("virtio-fs").setSource(SHARE_TAG).setFstype("virtiofs")
+                    .setMountPoint(GUEST_SHARE).build();
+            case NINE_P -> Storage.newBuilder().setDriver("9p").setSource(SHARE_TAG).setFstype("9p")
+                    .setMountPoint(GUEST_SHARE).build();
+        };
     }
 
     private AgentClient connectAgent(Instant deadline) {
@@ -221,20 +249,40 @@ public final class VirtSandbox implements Sandbox, MountLedger {
         if (agent == null || closed) throw new IllegalStateException("sandbox " + id + " is not running");
         if (!ID.matcher(cc.id()).matches()) throw new KavaException("invalid container id \"" + cc.id() + "\"");
         if (containers.containsKey(cc.id())) throw new KavaException("container " + cc.id() + " already exists in sandbox " + id);
+        for (Volume v : cc.volumes()) {
+            if (!Files.exists(v.hostPath())) {
+                throw new KavaException("volume " + v.hostPath() + ":" + v.containerPath() + ": " + v.hostPath() + " does not exist");
+            }
+        }
         OverlayRootfs rootfs = OverlayRootfs.mount(cc.id(), cc.image().rootfs(), shareDir.resolve(cc.id()).resolve("rootfs"),
                 stateDir.resolve("overlay").resolve(cc.id()), this);
+        List<BindVolume> volumes = new ArrayList<>();
         try {
-            var spec = OciSpec.build(cc.id(), cc.id() + "/rootfs", id.length() > 12 ? id.substring(0, 12) : id, cc.process());
+            List<OciSpec.BindMount> binds = new ArrayList<>();
+            for (Volume v : cc.volumes()) {
+                // shared at <share>/<cid>/volumes/<n>; the container binds it from there
+                String rel = cc.id() + "/volumes/" + volumes.size();
+                volumes.add(BindVolume.mount(v.hostPath(), shareDir.resolve(rel), v.readOnly(), this));
+                binds.add(new OciSpec.BindMount(v.containerPath(), GUEST_SHARE + "/" + rel, v.readOnly()));
+            }
+            var spec = OciSpec.build(cc.id(), cc.id() + "/rootfs", id.length() > 12 ? id.substring(0, 12) : id, cc.process(), binds);
             agent.createContainer(CreateContainerRequest.newBuilder()
                     .setContainerId(cc.id())
                     .setExecId(cc.id())
                     .setOciSpec(ByteString.copyFrom(OciSpec.toJson(spec)))
                     .build());
             timeline.mark("container-created");
-            VirtContainer c = new VirtContainer(cc.id(), agent, rootfs, timeline, () -> forget(cc.id()));
+            VirtContainer c = new VirtContainer(cc.id(), agent, rootfs, volumes, timeline, () -> forget(cc.id()));
             containers.put(cc.id(), c);
             return c;
         } catch (RuntimeException e) {
+            for (BindVolume v : volumes.reversed()) {
+                try {
+                    v.close();
+                } catch (RuntimeException again) {
+                    LOG.warning("undoing " + v.describe() + ": " + again.getMessage());
+                }
+            }
             rootfs.close();
             throw e;
         }

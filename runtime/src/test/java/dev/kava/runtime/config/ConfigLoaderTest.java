@@ -37,6 +37,8 @@ class ConfigLoaderTest {
                 kernel_params = ["a=1", "b"]
                 debug_console = true
                 boot_timeout_seconds = 9
+                shared_fs = "9p"
+                virtio_fs_cache = "always"
                 [agent]
                 dial_timeout_seconds = 3
                 request_timeout_seconds = 4
@@ -55,6 +57,8 @@ class ConfigLoaderTest {
         assertEquals(List.of("a=1", "b"), h.kernelParams());
         assertTrue(h.debugConsole());
         assertEquals(Duration.ofSeconds(9), h.bootTimeout());
+        assertEquals(KavaConfig.SharedFs.NINE_P, h.sharedFs());
+        assertEquals(KavaConfig.VirtioFsCache.ALWAYS, h.virtioFsCache());
         assertEquals(Duration.ofSeconds(3), c.agent().dialTimeout());
         assertEquals(Duration.ofSeconds(4), c.agent().requestTimeout());
         assertEquals(Path.of("/tmp/state"), c.runtime().stateDir());
@@ -96,6 +100,30 @@ class ConfigLoaderTest {
         assertThrows(ConfigException.class, () -> ConfigLoader.parse("[hypervisor]\nname = \"xen\"\n", FILE, CACHE));
         assertThrows(ConfigException.class, () -> ConfigLoader.parse("[hypervisor]\nkernel = \"relative/path\"\n", FILE, CACHE));
         assertThrows(ConfigException.class, () -> ConfigLoader.parse("[hypervisor]\ndebug_console = 1\n", FILE, CACHE));
+    }
+
+    @Test
+    void theSharedFileSystemDefaultsToVirtioFsWithTheAutoCache() {
+        var h = ConfigLoader.parse("", FILE, CACHE).hypervisor();
+        assertEquals(KavaConfig.SharedFs.VIRTIO_FS, h.sharedFs());
+        assertEquals(KavaConfig.VirtioFsCache.AUTO, h.virtioFsCache());
+        for (String mode : List.of("none", "auto", "always")) {
+            assertEquals(mode, ConfigLoader.parse("[hypervisor]\nvirtio_fs_cache = \"" + mode + "\"\n", FILE, CACHE)
+                    .hypervisor().virtioFsCache().key());
+        }
+        assertEquals(KavaConfig.SharedFs.VIRTIO_FS,
+                ConfigLoader.parse("[hypervisor]\nshared_fs = \"virtio-fs\"\n", FILE, CACHE).hypervisor().sharedFs());
+    }
+
+    @Test
+    void anUnknownSharedFileSystemOrCacheModeIsAnErrorListingTheChoices() {
+        var e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("[hypervisor]\nshared_fs = \"nfs\"\n", FILE, CACHE));
+        assertEquals(FILE + ": hypervisor.shared_fs must be one of \"virtio-fs\", \"9p\", not \"nfs\"", e.getMessage());
+        e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("[hypervisor]\nvirtio_fs_cache = \"never\"\n", FILE, CACHE));
+        assertEquals(FILE + ": hypervisor.virtio_fs_cache must be one of \"none\", \"auto\", \"always\", not \"never\"", e.getMessage());
+        e = assertThrows(ConfigException.class, () -> ConfigLoader.parse("[hypervisor]\nvirtio_fs_cache = 1\n", FILE, CACHE));
+        assertTrue(e.getMessage().contains("virtio_fs_cache must be a string"), e.getMessage());
+        assertThrows(ConfigException.class, () -> ConfigLoader.parse("[hypervisor]\nshared_fs = \"VIRTIO-FS\"\n", FILE, CACHE));
     }
 
     @Test

@@ -43,6 +43,21 @@ class OciSpecTest {
     }
 
     @Test
+    void volumesAreBindMountsAfterTheDefaultMounts() {
+        var spec = OciSpec.build("c1", "c1/rootfs", "h", P, List.of(
+                new OciSpec.BindMount("/data", "/run/kava/shared/c1/volumes/0", false),
+                new OciSpec.BindMount("/etc/x", "/run/kava/shared/c1/volumes/1", true)));
+        var mounts = spec.getAsJsonArray("mounts").asList().stream().map(e -> e.getAsJsonObject()).toList();
+        var data = mounts.get(mounts.size() - 2);
+        assertEquals("/data", data.get("destination").getAsString());
+        assertEquals("bind", data.get("type").getAsString());
+        assertEquals("/run/kava/shared/c1/volumes/0", data.get("source").getAsString());
+        assertEquals("[\"rbind\"]", data.getAsJsonArray("options").toString());
+        assertEquals("[\"rbind\",\"ro\"]", mounts.getLast().getAsJsonArray("options").toString());
+        assertEquals("/tmp", mounts.get(mounts.size() - 3).get("destination").getAsString(), "after the defaults");
+    }
+
+    @Test
     void aProcessNeedsACommandAndAnAbsoluteWorkingDirectory() {
         assertThrows(IllegalArgumentException.class, () -> new OciSpec.Process(List.of(), List.of(), "/", 0, 0, false));
         assertThrows(IllegalArgumentException.class, () -> new OciSpec.Process(List.of("sh"), List.of(), "rel", 0, 0, false));
