@@ -52,31 +52,30 @@ public final class HostChecks {
         boolean hw = flags.contains(" vmx") || flags.contains(" svm");
         if (dev && hw && !pvm) {
             out.add(new Check("kvm", Verdict.OK, "/dev/kvm with hardware virtualization (" + (flags.contains(" vmx") ? "vmx" : "svm") + ")"));
-        } else if (pvm) {
-            out.add(new Check("kvm", Verdict.INFO, (dev ? "/dev/kvm is PVM" : "kvm_pvm is loaded but /dev/kvm is missing")
-                    + ": no hardware virtualization; VMs run under QEMU with TCG (software emulation, slower)"));
         } else if (!dev) {
-            out.add(new Check("kvm", Verdict.INFO, "/dev/kvm is missing: VMs run under QEMU with TCG (software emulation, slower)"));
+            out.add(new Check("kvm", Verdict.INFO, "no /dev/kvm: using qemu with TCG (software emulation, slower)"));
+        } else if (pvm) {
+            out.add(new Check("kvm", Verdict.INFO, "KVM is PVM: no hardware virtualization; using qemu with TCG (software emulation, slower)"));
         } else {
-            out.add(new Check("kvm", Verdict.INFO, "/dev/kvm exists but the CPU shows no vmx/svm: VMs run under QEMU with TCG"));
+            out.add(new Check("kvm", Verdict.INFO, "/dev/kvm exists but the CPU shows no vmx/svm: no hardware virtualization; using qemu with TCG"));
         }
         return out;
     }
 
     private static Check hypervisor(KavaConfig config) {
         StringBuilder sb = new StringBuilder();
-        HypervisorProvider chosen = null;
         for (HypervisorProvider p : Hypervisors.all()) {
             var a = p.availability();
             sb.append(sb.isEmpty() ? "" : "; ").append(p.name()).append(": ").append(a.reason());
         }
+        Hypervisors.Choice chosen;
         try {
-            chosen = Hypervisors.select(config.hypervisor().name());
+            chosen = Hypervisors.choose(config.hypervisor().name());
         } catch (RuntimeException e) {
             return new Check("hypervisor", Verdict.FAIL, e.getMessage());
         }
-        return new Check("hypervisor", Verdict.OK, "using " + chosen.name() + " (hypervisor = \"" + config.hypervisor().name()
-                + "\"): " + sb);
+        return new Check("hypervisor", Verdict.OK, chosen.why() + " (hypervisor = \"" + config.hypervisor().name()
+                + "\"; " + sb + ")");
     }
 
     private static Check file(String what, Path p) {
