@@ -69,10 +69,14 @@ class KavaShimTest {
     @Test
     void runRemovesAndReportsTheGuestKernelAndExitCodes() throws Exception {
         String hostRelease = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
-        CommandResult r = ok(ctrd.ctr("run", "--rm", "--runtime", KAVA, IMAGE, "t1", "uname", "-r"));
-        String guest = r.stdout().trim();
+        CommandResult r = ok(ctrd.ctr("run", "--rm", "--runtime", KAVA, IMAGE, "t1", "sh", "-c",
+                "uname -r; grep ' / ' /proc/mounts"));
+        String[] lines = r.stdout().trim().split("\n");
+        String guest = lines[0];
         assertTrue(guest.matches("6\\.1\\.\\d+.*"), "the guest kernel answers: " + guest);
         assertNotEquals(hostRelease, guest);
+        // containerd's snapshot reaches the guest through kava's virtio-fs server (the default share)
+        assertTrue(lines.length == 2 && lines[1].contains(" / virtiofs "), "the rootfs is virtio-fs: " + r.stdout());
 
         CommandResult e = ctrd.ctr("run", "--rm", "--runtime", KAVA, IMAGE, "t2", "sh", "-c", "echo out; echo err >&2; exit 7");
         assertEquals(7, e.exitCode(), e.toString());
@@ -164,7 +168,7 @@ class KavaShimTest {
         }
         String log = eventLog.toString(StandardCharsets.UTF_8);
         assertTrue(log.lines().anyMatch(l -> l.contains("/tasks/exit") && l.contains("\"id\":\"e6\"") && l.contains("137")),
-                "the killed exec's exit (137) is published:\n" + log);
+                "the killed exec's exit (137) is published:\n" + log + "\ncontainerd and shim log:\n" + ctrd.logTail(150));
         for (String topic : List.of("/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started",
                 "/tasks/exit", "/tasks/paused", "/tasks/resumed", "/tasks/delete")) {
             assertTrue(log.contains(topic), "containerd saw no " + topic + " event:\n" + log);

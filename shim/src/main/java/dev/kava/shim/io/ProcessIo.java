@@ -6,6 +6,7 @@ import dev.kava.linux.Fd;
 import dev.kava.linux.OpenFlags;
 import dev.kava.runtime.agent.AgentClient;
 import java.io.FileOutputStream;
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -214,16 +215,38 @@ public final class ProcessIo implements AutoCloseable {
         return Path.of(uri);
     }
 
-    private static OutputStream openSink(String uri) throws IOException {
+    static OutputStream openSink(String uri) throws IOException {
         Path p = fsPath(uri);
         if (p == null) return null;
         if (isFifo(p)) {
-            // O_NONBLOCK first: if nobody reads (the client died), fail instead of hanging the shim
-            try (Fd probe = Fd.open(p.toString(), OpenFlags.O_WRONLY | OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0)) {
-                return new FileOutputStream("/proc/self/fd/" + probe.value());
+            // O_NONBLOCK: if nobody reads (the client died, or `ctr ... -d` has already gone), fail at
+            // once instead of hanging the shim. This descriptor is kept: reopening the FIFO would block
+            // for good if the reader left in between, and the exit would never be published.
+            Fd fd;
+            try {
+                fd = Fd.open(p.toString(), OpenFlags.O_WRONLY | OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0);
             } catch (ErrnoException e) {
                 throw new IOException(e.getMessage(), e);
             }
+            try {
+                // blocking writes: a slow reader slows the container down (see class doc)
+                fd.setNonBlocking(false);
+            } catch (RuntimeException e) {
+                fd.close();
+                throw new IOException(e.getMessage(), e);
+            }
+            OutputStream out = fd.outputStream();
+            return new FilterOutputStream(out) {
+                @Override
+                public void write(byte[] b, int off, int len) throws IOException {
+                    out.write(b, off, len);
+                }
+
+                @Override
+                public void close() {
+                    fd.close();
+                }
+            };
         }
         Files.createDirectories(p.toAbsolutePath().getParent());
         return new FileOutputStream(p.toFile(), true);
