@@ -1,5 +1,7 @@
 package dev.kava.vmm;
 
+import dev.kava.virtio.fs.CacheMode;
+import dev.kava.virtio.fs.VirtioFsDevice;
 import java.nio.file.Path;
 import java.util.Objects;
 
@@ -43,4 +45,16 @@ public sealed interface DeviceSpec {
 
     /** virtio-rng. */
     record Rng() implements DeviceSpec {}
+
+    /**
+     * virtio-fs served inline by this process's FUSE server: the guest mounts {@code sharedDir} with
+     * {@code mount -t virtiofs TAG DIR}, cached as {@code cache} says.
+     */
+    record Fs(String tag, Path sharedDir, CacheMode cache) implements DeviceSpec {
+        public Fs {
+            Objects.requireNonNull(sharedDir, "sharedDir");
+            Objects.requireNonNull(cache, "cache");
+            new VirtioFsDevice.Options(tag, 1, 0); // the tag's rules, checked now
+        }
+    }
 }

@@ -32,8 +32,8 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>The guest ends the VM by rebooting ({@code reboot=k} through the i8042, {@code panic=-1}); no
  * process is left behind by construction, and {@link #close} releases every thread, descriptor and
- * mapping. Shared file systems are not offered yet (no virtio-9p; virtio-fs is not wired here):
- * {@link #addDevice} refuses them, {@link #capabilities()} says so.
+ * mapping. Shared file systems are virtio-fs, served inline by this process's FUSE server
+ * ({@code InlineVirtioFs} on virtio-mmio); there is no virtio-9p.
  */
 public final class BuiltinHypervisor implements Hypervisor {
     /** The guest agent's vsock port. */
@@ -52,6 +52,7 @@ public final class BuiltinHypervisor implements Hypervisor {
     private final String sandboxId;
     private final Path stateDir;
     private final List<Device.BlockDevice> blocks = new ArrayList<>();
+    private final List<Device.SharedFs> shares = new ArrayList<>();
     private final CompletableFuture<Integer> exited = new CompletableFuture<>();
     private State state = State.NEW;
     private VmConfig config;
@@ -93,15 +94,33 @@ public final class BuiltinHypervisor implements Hypervisor {
         Objects.requireNonNull(device, "device");
         requireState(State.PREPARED, "addDevice");
         switch (device) {
-            case Device.SharedFs s -> throw new HypervisorException("the builtin hypervisor has no shared file systems yet ("
-                    + s.kind() + " '" + s.tag() + "'): no virtio-9p, and virtio-fs is not wired into it");
+            case Device.SharedFs s -> {
+                if (s.kind() != Device.SharedFs.Kind.VIRTIO_FS) {
+                    throw new HypervisorException("the builtin hypervisor has no virtio-9p ('" + s.tag()
+                            + "'): use virtio-fs (hypervisor.shared_fs = \"virtio-fs\")");
+                }
+                if (!Files.isDirectory(s.hostPath())) {
+                    throw new HypervisorException("shared directory " + s.hostPath() + " does not exist");
+                }
+                if (shares.stream().anyMatch(o -> o.tag().equals(s.tag()))) {
+                    throw new HypervisorException("a shared file system tagged '" + s.tag() + "' was added already");
+                }
+                checkRoom();
+                shares.add(s);
+            }
             case Device.BlockDevice b -> {
                 requireFile(b.path(), "block device");
-                if (blocks.size() + 4 > dev.kava.vmm.memory.MemoryMap.MAX_VIRTIO_DEVICES) {
-                    throw new HypervisorException("too many block devices");
-                }
+                checkRoom();
                 blocks.add(b);
             }
+        }
+    }
+
+    /** Whether one more device fits beside the root disk, rng and vsock, on virtio-mmio. */
+    private void checkRoom() {
+        if (blocks.size() + shares.size() + 4 > dev.kava.vmm.memory.MemoryMap.MAX_VIRTIO_DEVICES) {
+            throw new HypervisorException("too many devices for the builtin hypervisor (at most "
+                    + (dev.kava.vmm.memory.MemoryMap.MAX_VIRTIO_DEVICES - 3) + " block devices and shares)");
         }
     }
 
@@ -115,6 +134,9 @@ public final class BuiltinHypervisor implements Hypervisor {
         for (int i = 0; i < blocks.size(); i++) {
             Device.BlockDevice b = blocks.get(i);
             devices.add(new DeviceSpec.Block(b.path(), b.readOnly(), "kava-blk" + (i + 1)));
+        }
+        for (Device.SharedFs f : shares) {
+            devices.add(new DeviceSpec.Fs(f.tag(), f.hostPath().toAbsolutePath(), cacheMode(f.cache())));
         }
         devices.add(new DeviceSpec.Rng());
         devices.add(new DeviceSpec.Vsock(GUEST_CID, stateDir.resolve(VSOCK_SOCKET)));
@@ -225,7 +247,7 @@ public final class BuiltinHypervisor implements Hypervisor {
 
     @Override
     public Capabilities capabilities() {
-        return new Capabilities(true, true, false, false, true);
+        return new Capabilities(true, true, false, true, true);
     }
 
     @Override
@@ -276,5 +298,13 @@ public final class BuiltinHypervisor implements Hypervisor {
         if (!Files.isReadable(p)) {
             throw new HypervisorException(what + " " + p + " is not readable");
         }
+    }
+
+    static dev.kava.virtio.fs.CacheMode cacheMode(Device.SharedFs.Cache cache) {
+        return switch (cache) {
+            case NONE -> dev.kava.virtio.fs.CacheMode.NONE;
+            case AUTO -> dev.kava.virtio.fs.CacheMode.AUTO;
+            case ALWAYS -> dev.kava.virtio.fs.CacheMode.ALWAYS;
+        };
     }
 }

@@ -89,13 +89,26 @@ class BuiltinProviderTest {
     }
 
     @Test
-    void sharedFileSystemsAreRefusedAndTheCapabilitiesSaySo() throws Exception {
+    void aVirtioFsShareBecomesAnInlineDeviceAnd9pIsRefused() throws Exception {
         BuiltinHypervisor h = prepared(List.of(), false);
-        Files.createDirectories(dir.resolve("share"));
-        assertThrows(HypervisorException.class, () -> h.addDevice(new Device.SharedFs("share", dir.resolve("share"), Device.SharedFs.Kind.NINE_P)));
-        assertThrows(HypervisorException.class, () -> h.addDevice(new Device.SharedFs("share", dir.resolve("share"), Device.SharedFs.Kind.VIRTIO_FS)));
+        Path share = Files.createDirectories(dir.resolve("share"));
+        HypervisorException nineP = assertThrows(HypervisorException.class,
+                () -> h.addDevice(new Device.SharedFs("kavashare", share, Device.SharedFs.Kind.NINE_P)));
+        assertTrue(nineP.getMessage().contains("no virtio-9p"), nineP.getMessage());
+        assertThrows(HypervisorException.class, () -> h.addDevice(
+                new Device.SharedFs("gone", dir.resolve("missing"), Device.SharedFs.Kind.VIRTIO_FS)));
+        h.addDevice(new Device.SharedFs("kavashare", share, Device.SharedFs.Kind.VIRTIO_FS, Device.SharedFs.Cache.NONE));
+        assertThrows(HypervisorException.class, () -> h.addDevice(
+                new Device.SharedFs("kavashare", share, Device.SharedFs.Kind.VIRTIO_FS)), "one device per tag");
+        List<DeviceSpec> devices = h.vmSpec().devices();
+        assertEquals(new DeviceSpec.Fs("kavashare", share, dev.kava.virtio.fs.CacheMode.NONE), devices.get(1),
+                "after the root disk, before rng and vsock");
+        assertInstanceOf(DeviceSpec.Rng.class, devices.get(2));
+        assertInstanceOf(DeviceSpec.Vsock.class, devices.get(3));
+        assertThrows(IllegalArgumentException.class, () -> new DeviceSpec.Fs("x".repeat(37), share,
+                dev.kava.virtio.fs.CacheMode.AUTO), "virtio-fs tags are at most 36 bytes");
         assertFalse(h.capabilities().sharedFs9p());
-        assertFalse(h.capabilities().virtioFs());
+        assertTrue(h.capabilities().virtioFs());
         assertTrue(h.capabilities().vsock());
         assertTrue(h.capabilities().hardwareAcceleration());
         assertThrows(HypervisorException.class, () -> h.addDevice(new Device.BlockDevice(dir.resolve("missing.img"), true)));
@@ -105,6 +118,20 @@ class BuiltinProviderTest {
         assertEquals(List.of(), h.threadIds());
         h.close();
         h.close();
+    }
+
+    @Test
+    void devicesBeyondTheMmioSlotsAreRefused() throws Exception {
+        BuiltinHypervisor h = prepared(List.of(), false);
+        Path img = Files.writeString(dir.resolve("b.img"), "b");
+        int room = dev.kava.vmm.memory.MemoryMap.MAX_VIRTIO_DEVICES - 3;
+        for (int i = 0; i < room - 1; i++) {
+            h.addDevice(new Device.BlockDevice(img, true));
+        }
+        h.addDevice(new Device.SharedFs("last", Files.createDirectories(dir.resolve("s")), Device.SharedFs.Kind.VIRTIO_FS));
+        HypervisorException e = assertThrows(HypervisorException.class, () -> h.addDevice(new Device.BlockDevice(img, true)));
+        assertTrue(e.getMessage().contains("too many devices"), e.getMessage());
+        assertEquals(dev.kava.vmm.memory.MemoryMap.MAX_VIRTIO_DEVICES, h.vmSpec().devices().size());
     }
 
     @Test

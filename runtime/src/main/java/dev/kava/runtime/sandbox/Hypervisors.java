@@ -16,12 +16,12 @@ public final class Hypervisors {
     /** Preference order for "auto": the in-process VMM first, then qemu. */
     private static final List<String> AUTO_ORDER = List.of("builtin", "qemu");
     /**
-     * Plugins "auto" passes over even where they are available, and why: VirtSandbox shares the container
-     * rootfs through a shared filesystem and reaches the agent over a serial port, which the built-in VMM
-     * does not offer yet. Naming the plugin in the configuration still selects it.
+     * Plugins "auto" passes over even where they are available, and why: VirtSandbox reaches the agent over a
+     * serial port, and the built-in VMM offers hybrid vsock only. Naming the plugin in the configuration still
+     * selects it.
      */
     private static final Map<String, String> NOT_YET_USABLE = Map.of("builtin",
-            "is not used by \"auto\" yet: it has no shared filesystem for the container rootfs");
+            "is not used by \"auto\" yet: the runtime reaches the agent over a serial port, which it does not have");
 
     /**
      * The plugin chosen and why, e.g. {@code "no /dev/kvm: using qemu with TCG"} or

@@ -14,6 +14,9 @@ import dev.kava.virtio.blk.BlockConfig;
 import dev.kava.virtio.blk.VirtioBlock;
 import dev.kava.virtio.console.VirtioConsole;
 import dev.kava.virtio.driver.GuestDriver;
+import dev.kava.virtio.fs.FsConfig;
+import dev.kava.virtio.fs.FuseServer;
+import dev.kava.virtio.fs.InlineVirtioFs;
 import dev.kava.virtio.driver.GuestDriver.Buffer;
 import dev.kava.virtio.driver.GuestDriver.Descriptor;
 import dev.kava.virtio.driver.GuestDriver.DriverQueue;
@@ -40,7 +43,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The ring-level attacks of a hostile driver, written once and run against every device model
- * (blk, console, rng, vsock; virtio-net has the same cases against a real tap in
+ * (blk, console, rng, vsock, inline virtio-fs; virtio-net has the same cases against a real tap in
  * {@code VirtioNetTest}): each malformed chain is handed back unused, a ring that is broken for
  * good makes the device ask for a reset, no exception escapes, nothing hangs (every test has a
  * timeout), and no byte outside the chain's valid buffers is written. After each non-fatal
@@ -76,7 +79,8 @@ class HostileDriverContractTest {
                 })),
                 new Case("virtio-blk", t -> t.blockFixture()),
                 new Case("virtio-console", t -> t.consoleFixture()),
-                new Case("virtio-vsock", t -> t.vsockFixture()));
+                new Case("virtio-vsock", t -> t.vsockFixture()),
+                new Case("virtio-fs (inline)", t -> t.fsFixture()));
     }
 
     @AfterEach
@@ -108,6 +112,45 @@ class HostileDriverContractTest {
         } catch (java.io.IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    private Fixture fsFixture() {
+        try {
+            Path share = Files.createTempDirectory(dir, "share");
+            FuseServer server = new FuseServer(FsConfig.of(share));
+            cleanup.add(server);
+            InlineVirtioFs device = new InlineVirtioFs(server, "contract");
+            return fixture(device, 1, h -> {
+                GuestDriver d = h.driver();
+                if (!server.isInitialized()) {
+                    // FUSE_INIT (26), 7.36
+                    byte[] init = fuseRequest(26, 0, ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN)
+                            .putInt(7).putInt(36).putInt(65536).putInt(0).array());
+                    h.queue(1).add(d.readable(init), d.writable(16 + 64));
+                    h.notifyQueue(1);
+                    Used u = h.queue(1).takeUsed();
+                    if (u == null || !server.isInitialized()) {
+                        return false;
+                    }
+                }
+                // FUSE_GETATTR (3) of the root: a 16-byte header and a 104-byte fuse_attr_out, error 0
+                Buffer reply = d.writable(16 + 104);
+                h.queue(1).add(d.readable(fuseRequest(3, 1, new byte[16])), reply);
+                h.notifyQueue(1);
+                Used u = h.queue(1).takeUsed();
+                return u != null && u.length() == 120
+                        && ByteBuffer.wrap(d.read(reply.address(), 16)).order(ByteOrder.LITTLE_ENDIAN).getInt(4) == 0;
+            });
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A FUSE request: {@code fuse_in_header} (written here from {@code <linux/fuse.h>}) and its body. */
+    private static byte[] fuseRequest(int opcode, long nodeid, byte[] body) {
+        return ByteBuffer.allocate(40 + body.length).order(ByteOrder.LITTLE_ENDIAN)
+                .putInt(40 + body.length).putInt(opcode).putLong(System.nanoTime()).putLong(nodeid)
+                .putInt(0).putInt(0).putInt(1).putInt(0).put(body).array();
     }
 
     private Fixture consoleFixture() {
