@@ -80,6 +80,23 @@ public final class Mounts {
         }
     }
 
+    /**
+     * Detaches whatever is mounted on {@code target} ({@code umount2(MNT_DETACH)}): returns true if
+     * something was, false if {@code target} is not a mount point (EINVAL) or does not exist (ENOENT).
+     * Any other failure (EPERM, EBUSY...) is thrown.
+     */
+    public static boolean detach(String target) {
+        try {
+            umount(target, MNT_DETACH);
+            return true;
+        } catch (ErrnoException e) {
+            if (e.errno() == Errno.EINVAL || e.errno() == Errno.ENOENT) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
     /** This process's mount table, parsed from {@code /proc/self/mountinfo}, in file order. */
     public static List<MountInfo> mountInfo() {
         List<String> lines;

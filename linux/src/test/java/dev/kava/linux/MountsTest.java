@@ -62,6 +62,21 @@ class MountsTest {
     }
 
     @Test
+    void detachSaysWhetherSomethingWasMounted(@TempDir Path dir) throws Exception {
+        Path target = Files.createDirectory(dir.resolve("m")).toRealPath();
+        try {
+            Mounts.mount("kava-test", target.toString(), "tmpfs", Mounts.MS_NOSUID | Mounts.MS_NODEV, "size=1m");
+        } catch (ErrnoException e) {
+            Assumptions.assumeTrue(e.errno() != Errno.EPERM, "cannot mount here: " + e.getMessage());
+            throw e;
+        }
+        assertTrue(Mounts.detach(target.toString()), "a tmpfs was mounted");
+        assertFalse(Mounts.isMountPoint(target.toString()));
+        assertFalse(Mounts.detach(target.toString()), "a plain directory (EINVAL)");
+        assertFalse(Mounts.detach(dir.resolve("missing").toString()), "a missing path (ENOENT)");
+    }
+
+    @Test
     void rootIsAMountPointAndAMissingPathIsNot() {
         assertTrue(Mounts.isMountPoint("/"));
         assertTrue(Mounts.isMountPoint("/proc"));

@@ -68,11 +68,9 @@ public final class OverlayRootfs implements Resource {
     public synchronized void close() {
         if (mounted) {
             try {
-                Mounts.umount(mountPoint.toString(), Mounts.MNT_DETACH);
+                Mounts.detach(mountPoint.toString());
             } catch (ErrnoException e) {
-                if (!e.errnoName().equals("EINVAL") && !e.errnoName().equals("ENOENT")) {
-                    throw new KavaException("cannot unmount " + mountPoint + ": " + e.getMessage(), e);
-                }
+                throw new KavaException("cannot unmount " + mountPoint + ": " + e.getMessage(), e);
             }
             mounted = false;
         }

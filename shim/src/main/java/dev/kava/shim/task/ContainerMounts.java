@@ -132,12 +132,10 @@ final class ContainerMounts implements AutoCloseable {
         for (int i = mounted.size() - 1; i >= 0; i--) {
             Path p = mounted.get(i);
             try {
-                Mounts.umount(p.toString(), Mounts.MNT_DETACH);
+                Mounts.detach(p.toString());
             } catch (ErrnoException e) {
-                if (!e.errnoName().equals("EINVAL") && !e.errnoName().equals("ENOENT")) {
-                    LOG.warning("cannot unmount " + p + ": " + e.getMessage());
-                    continue;
-                }
+                LOG.warning("cannot unmount " + p + ": " + e.getMessage());
+                continue;
             }
             ledger.unmounted(p.toString());
         }
