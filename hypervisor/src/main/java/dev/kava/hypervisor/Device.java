@@ -1,5 +1,6 @@
 package dev.kava.hypervisor;
 
+import dev.kava.virtio.fs.CacheMode;
 import java.nio.file.Path;
 import java.util.Objects;
 
@@ -25,7 +26,18 @@ public sealed interface Device {
          * host changes), {@code AUTO} (metadata cached for 1 s, file data while the host file's size
          * and mtime do not change), {@code ALWAYS} (cached for a day: for shares only the guest changes).
          */
-        public enum Cache { NONE, AUTO, ALWAYS }
+        public enum Cache {
+            NONE, AUTO, ALWAYS;
+
+            /** The same mode as kava's FUSE server spells it. */
+            public CacheMode serverMode() {
+                return switch (this) {
+                    case NONE -> CacheMode.NONE;
+                    case AUTO -> CacheMode.AUTO;
+                    case ALWAYS -> CacheMode.ALWAYS;
+                };
+            }
+        }
 
         public SharedFs {
             Objects.requireNonNull(tag, "tag");

@@ -40,6 +40,21 @@ public interface HypervisorProvider {
         }
     }
 
+    /** What a sandbox id may look like: it names directories, sockets and QEMU objects. */
+    String SANDBOX_ID = "[A-Za-z0-9][A-Za-z0-9_.-]{0,127}";
+
+    /**
+     * The checks every {@link #create} starts with: non-null arguments and a sandbox id matching
+     * {@link #SANDBOX_ID}; a bad one is a {@link HypervisorException} naming the rule.
+     */
+    static void checkCreateArguments(String sandboxId, Path stateDir) {
+        Objects.requireNonNull(sandboxId, "sandboxId");
+        Objects.requireNonNull(stateDir, "stateDir");
+        if (!sandboxId.matches(SANDBOX_ID)) {
+            throw new HypervisorException("bad sandbox id '" + sandboxId + "': " + SANDBOX_ID);
+        }
+    }
+
     /** Every provider on the class path. */
     static List<HypervisorProvider> load() {
         return ServiceLoader.load(HypervisorProvider.class).stream().map(ServiceLoader.Provider::get).toList();

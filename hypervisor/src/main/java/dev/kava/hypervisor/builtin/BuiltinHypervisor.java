@@ -136,7 +136,7 @@ public final class BuiltinHypervisor implements Hypervisor {
             devices.add(new DeviceSpec.Block(b.path(), b.readOnly(), "kava-blk" + (i + 1)));
         }
         for (Device.SharedFs f : shares) {
-            devices.add(new DeviceSpec.Fs(f.tag(), f.hostPath().toAbsolutePath(), cacheMode(f.cache())));
+            devices.add(new DeviceSpec.Fs(f.tag(), f.hostPath().toAbsolutePath(), f.cache().serverMode()));
         }
         devices.add(new DeviceSpec.Rng());
         devices.add(new DeviceSpec.Vsock(GUEST_CID, stateDir.resolve(VSOCK_SOCKET)));
@@ -298,13 +298,5 @@ public final class BuiltinHypervisor implements Hypervisor {
         if (!Files.isReadable(p)) {
             throw new HypervisorException(what + " " + p + " is not readable");
         }
-    }
-
-    static dev.kava.virtio.fs.CacheMode cacheMode(Device.SharedFs.Cache cache) {
-        return switch (cache) {
-            case NONE -> dev.kava.virtio.fs.CacheMode.NONE;
-            case AUTO -> dev.kava.virtio.fs.CacheMode.AUTO;
-            case ALWAYS -> dev.kava.virtio.fs.CacheMode.ALWAYS;
-        };
     }
 }

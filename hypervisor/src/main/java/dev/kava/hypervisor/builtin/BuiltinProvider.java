@@ -50,11 +50,7 @@ public final class BuiltinProvider implements HypervisorProvider {
 
     @Override
     public Hypervisor create(String sandboxId, Path stateDir) {
-        Objects.requireNonNull(sandboxId, "sandboxId");
-        Objects.requireNonNull(stateDir, "stateDir");
-        if (!sandboxId.matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")) {
-            throw new HypervisorException("bad sandbox id '" + sandboxId + "': [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
-        }
+        HypervisorProvider.checkCreateArguments(sandboxId, stateDir);
         Availability a = availability();
         if (!a.available()) {
             throw new HypervisorException("the builtin hypervisor is not available: " + a.reason());

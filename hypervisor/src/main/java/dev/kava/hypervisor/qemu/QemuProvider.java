@@ -48,11 +48,7 @@ public final class QemuProvider implements HypervisorProvider {
 
     @Override
     public Hypervisor create(String sandboxId, Path stateDir) {
-        Objects.requireNonNull(sandboxId, "sandboxId");
-        Objects.requireNonNull(stateDir, "stateDir");
-        if (!sandboxId.matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")) {
-            throw new HypervisorException("bad sandbox id '" + sandboxId + "': [A-Za-z0-9][A-Za-z0-9_.-]{0,127}");
-        }
+        HypervisorProvider.checkCreateArguments(sandboxId, stateDir);
         Availability a = availability();
         if (!a.available()) throw new HypervisorException("qemu is not available: " + a.reason());
         return new QemuHypervisor(qemuBinary().orElseThrow(), Acceleration.detect(), sandboxId, stateDir);

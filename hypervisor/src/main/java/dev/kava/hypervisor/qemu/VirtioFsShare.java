@@ -4,7 +4,6 @@ import dev.kava.hypervisor.Device;
 import dev.kava.hypervisor.HypervisorException;
 import dev.kava.linux.LinuxException;
 import dev.kava.linux.Processes;
-import dev.kava.virtio.fs.CacheMode;
 import dev.kava.virtio.fs.DescriptorBudget;
 import dev.kava.virtio.fs.FsConfig;
 import dev.kava.virtio.fs.FuseServer;
@@ -66,7 +65,7 @@ final class VirtioFsShare implements AutoCloseable {
      */
     static VirtioFsShare start(Device.SharedFs share, Path socket) {
         FsConfig config = FsConfig.of(share.hostPath().toAbsolutePath())
-                .withCache(cacheMode(share.cache())).withMaxWrite(MAX_WRITE);
+                .withCache(share.cache().serverMode()).withMaxWrite(MAX_WRITE);
         config = config.withLimits(MAX_INODES, MAX_HANDLES).withBudget(processBudget());
         FuseServer server;
         try {
@@ -90,14 +89,6 @@ final class VirtioFsShare implements AutoCloseable {
             throw new HypervisorException("virtio-fs share '" + share.tag() + "': cannot listen on " + socket
                     + ": " + e.getMessage(), e);
         }
-    }
-
-    static CacheMode cacheMode(Device.SharedFs.Cache cache) {
-        return switch (cache) {
-            case NONE -> CacheMode.NONE;
-            case AUTO -> CacheMode.AUTO;
-            case ALWAYS -> CacheMode.ALWAYS;
-        };
     }
 
     private static DescriptorBudget budget;
