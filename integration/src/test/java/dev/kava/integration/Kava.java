@@ -114,6 +114,30 @@ final class Kava {
     }
 
     /** Sandboxes and QEMU processes a test may have left: must be none after each test. */
+    /** The sandbox ids one test class hands out, so that each can be checked for leftovers after a test. */
+    static final class Ids {
+        private final String prefix;
+        private final List<String> used = new ArrayList<>();
+
+        Ids(String prefix) {
+            this.prefix = prefix;
+        }
+
+        /** A new id, {@code <prefix>-<8 hex digits>}. */
+        String next() {
+            String id = prefix + "-" + java.util.UUID.randomUUID().toString().substring(0, 8);
+            used.add(id);
+            return id;
+        }
+
+        /** Asserts that no sandbox handed out so far left a state directory, process or mount. */
+        void assertNothingLeft() throws IOException {
+            for (String id : used) {
+                org.junit.jupiter.api.Assertions.assertEquals(List.of(), leftovers(id), "sandbox " + id + " left something behind");
+            }
+        }
+    }
+
     static List<String> leftovers(String id) throws IOException {
         List<String> found = new ArrayList<>();
         Path state = Path.of("/run/kava", id);

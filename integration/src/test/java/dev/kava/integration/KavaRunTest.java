@@ -7,10 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -21,19 +19,15 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code ./kava run} end to end: every test boots a real VM (QEMU, TCG here) with the real agent and crun. */
 @Tag("vm")
 class KavaRunTest {
-    private final List<String> ids = new ArrayList<>();
+    private final Kava.Ids ids = new Kava.Ids("it");
 
     private String id() {
-        String id = "it-" + UUID.randomUUID().toString().substring(0, 8);
-        ids.add(id);
-        return id;
+        return ids.next();
     }
 
     @AfterEach
     void nothingLeftBehind() throws Exception {
-        for (String id : ids) {
-            assertEquals(List.of(), Kava.leftovers(id), "sandbox " + id + " left something behind");
-        }
+        ids.assertNothingLeft();
     }
 
     @Test

@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.UUID;
 import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,7 +27,7 @@ class OciImageRunTest {
     @TempDir
     static Path tmp;
     static Path layout;
-    private final List<String> ids = new java.util.ArrayList<>();
+    private final Kava.Ids ids = new Kava.Ids("oci");
 
     @BeforeAll
     static void writeImage() throws Exception {
@@ -89,14 +88,12 @@ class OciImageRunTest {
     }
 
     private String id() {
-        String id = "oci-" + UUID.randomUUID().toString().substring(0, 8);
-        ids.add(id);
-        return id;
+        return ids.next();
     }
 
     @AfterEach
     void nothingLeftBehind() throws Exception {
-        for (String id : ids) assertEquals(List.of(), Kava.leftovers(id));
+        ids.assertNothingLeft();
     }
 
     @Test

@@ -6,10 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
@@ -22,22 +20,18 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("vm")
 class VirtioFsRunTest {
-    private final List<String> ids = new ArrayList<>();
+    private final Kava.Ids ids = new Kava.Ids("vfs");
 
     @TempDir
     Path tmp;
 
     private String id() {
-        String id = "vfs-" + UUID.randomUUID().toString().substring(0, 8);
-        ids.add(id);
-        return id;
+        return ids.next();
     }
 
     @AfterEach
     void nothingLeftBehind() throws Exception {
-        for (String id : ids) {
-            assertEquals(List.of(), Kava.leftovers(id), "sandbox " + id + " left something behind");
-        }
+        ids.assertNothingLeft();
     }
 
     @Test
