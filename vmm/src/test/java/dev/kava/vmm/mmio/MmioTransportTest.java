@@ -19,6 +19,9 @@ import dev.kava.virtio.driver.GuestDriver;
 import dev.kava.virtio.driver.GuestDriver.Buffer;
 import dev.kava.virtio.driver.GuestDriver.DriverQueue;
 import dev.kava.virtio.driver.GuestDriver.Used;
+import dev.kava.virtio.fs.FsConfig;
+import dev.kava.virtio.fs.FuseServer;
+import dev.kava.virtio.fs.InlineVirtioFs;
 import dev.kava.virtio.rng.VirtioRng;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -146,6 +149,58 @@ class MmioTransportTest {
         assertEquals(1025, u.length());
         assertEquals(0, guest.read(status.address(), 1)[0]);
         assertArrayEquals(Arrays.copyOfRange(disk, 7 * 512, 9 * 512), guest.read(data.address(), 1024));
+    }
+
+    @Test
+    void aVirtioFsMountsHandshakeThroughTheInlineDevice() throws Exception {
+        Path share = Files.createDirectory(dir.resolve("share"));
+        Files.writeString(share.resolve("hello"), "from the host");
+        try (FuseServer server = new FuseServer(FsConfig.of(share))) {
+            attach(new InlineVirtioFs(server, "kavashare"));
+            assertEquals(26, linux.readl(MmioTransport.DEVICE_ID), "virtio-fs");
+            byte[] tag = new byte[36];
+            for (int i = 0; i < tag.length; i++) {
+                tag[i] = linux.config(i, 1)[0]; // virtio_cread_bytes: one byte at a time
+            }
+            assertEquals("kavashare", new String(tag, java.nio.charset.StandardCharsets.UTF_8).replace("\0", ""), "the tag");
+            assertEquals(0, tag[9], "NUL-padded");
+            assertEquals(1, ByteBuffer.wrap(linux.config(36, 4)).order(ByteOrder.LITTLE_ENDIAN).getInt(), "num_request_queues");
+            assertTrue(linux.negotiate(-1L));
+            linux.setupQueue(0, 128);                        // hiprio
+            DriverQueue requests = linux.setupQueue(1, 128);
+            linux.driverOk();
+
+            // what virtio_fs does at mount: FUSE_INIT (26), then LOOKUP (1) of a name under the root
+            Used init = fuse(requests, 26, 0, ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN)
+                    .putInt(7).putInt(36).putInt(65536).putInt(0).array(), 16 + 64);
+            assertEquals(16 + 64, init.length());
+            assertTrue(server.isInitialized());
+            Buffer reply = guest.writable(16 + 128);
+            requests.add(guest.readable(fuseHeader(1, 1, "hello\0".getBytes(java.nio.charset.StandardCharsets.UTF_8))), reply);
+            linux.notify(1);
+            pump();
+            Used lookup = requests.takeUsed();
+            assertNotNull(lookup);
+            ByteBuffer r = ByteBuffer.wrap(guest.read(reply.address(), 16 + 128)).order(ByteOrder.LITTLE_ENDIAN);
+            assertEquals(0, r.getInt(4), "no error");
+            assertEquals(13, r.getLong(16 + 40 + 8), "the host file's size in fuse_attr");
+            assertTrue(edges.get() >= 1, "the driver was interrupted (EVENT_IDX: the simulated driver leaves used_event at 0)");
+        }
+    }
+
+    /** A FUSE request: a 40-byte {@code fuse_in_header} (from {@code <linux/fuse.h>}) and its body. */
+    private static byte[] fuseHeader(int opcode, long nodeid, byte[] body) {
+        return ByteBuffer.allocate(40 + body.length).order(ByteOrder.LITTLE_ENDIAN).putInt(40 + body.length).putInt(opcode)
+                .putLong(opcode).putLong(nodeid).putInt(0).putInt(0).putInt(1).putInt(0).put(body).array();
+    }
+
+    private Used fuse(DriverQueue q, int opcode, long nodeid, byte[] body, int replyBytes) {
+        q.add(guest.readable(fuseHeader(opcode, nodeid, body)), guest.writable(replyBytes));
+        linux.notify(1);
+        pump();
+        Used u = q.takeUsed();
+        assertNotNull(u, "the request came back");
+        return u;
     }
 
     @Test
