@@ -13,16 +13,12 @@ import java.nio.file.Path;
  * nor anything below it can write them. The mount point is recorded in the sandbox state before the
  * mount, so {@code kava cleanup} can undo it after a crash.
  */
-public final class BindVolume implements Resource {
+public final class BindVolume extends LedgeredMount {
     private final Path source;
-    private final Path mountPoint;
-    private final MountLedger ledger;
-    private boolean mounted;
 
     private BindVolume(Path source, Path mountPoint, MountLedger ledger) {
+        super(mountPoint, ledger);
         this.source = source;
-        this.mountPoint = mountPoint;
-        this.ledger = ledger;
     }
 
     /**
@@ -44,9 +40,7 @@ public final class BindVolume implements Resource {
             } else {
                 Files.createFile(mountPoint);
             }
-            ledger.willMount(mountPoint.toString());
-            Mounts.mount(source.toString(), mountPoint.toString(), null, Mounts.MS_BIND | Mounts.MS_REC, null);
-            v.mounted = true;
+            v.mount(source.toString(), null, Mounts.MS_BIND | Mounts.MS_REC, null);
             if (readOnly) {
                 Mounts.mount(null, mountPoint.toString(), null, Mounts.MS_BIND | Mounts.MS_REMOUNT | Mounts.MS_RDONLY, null);
             }
@@ -60,10 +54,6 @@ public final class BindVolume implements Resource {
         }
     }
 
-    public Path path() {
-        return mountPoint;
-    }
-
     @Override
     public String describe() {
         return "volume " + source + " (bind on " + mountPoint + ")";
@@ -72,15 +62,7 @@ public final class BindVolume implements Resource {
     /** Unmounts (lazily) and removes the empty mount point. */
     @Override
     public synchronized void close() {
-        if (mounted) {
-            try {
-                Mounts.detach(mountPoint.toString());
-            } catch (ErrnoException e) {
-                throw new KavaException("cannot unmount " + mountPoint + ": " + e.getMessage(), e);
-            }
-            mounted = false;
-        }
-        ledger.unmounted(mountPoint.toString());
+        unmount();
         try {
             // the empty directory or file it was mounted on (a directory that is not empty stays;
             // a file still mounted cannot be unlinked: EBUSY)

@@ -12,16 +12,12 @@ import java.nio.file.Path;
  * and whose upper layer is private to the container, mounted inside the sandbox's shared directory
  * so the guest sees it. The image cache is never written.
  */
-public final class OverlayRootfs implements Resource {
+public final class OverlayRootfs extends LedgeredMount {
     private final String containerId;
-    private final Path mountPoint;
-    private final MountLedger ledger;
-    private boolean mounted;
 
     private OverlayRootfs(String containerId, Path mountPoint, MountLedger ledger) {
+        super(mountPoint, ledger);
         this.containerId = containerId;
-        this.mountPoint = mountPoint;
-        this.ledger = ledger;
     }
 
     /**
@@ -40,10 +36,8 @@ public final class OverlayRootfs implements Resource {
                     throw new KavaException("cannot use " + p + " in an overlay mount: the path contains ',' or ':'");
                 }
             }
-            ledger.willMount(mountPoint.toString());
-            Mounts.mount("overlay", mountPoint.toString(), "overlay", Mounts.MS_NODEV,
+            r.mount("overlay", "overlay", Mounts.MS_NODEV,
                     "lowerdir=" + imageRootfs + ",upperdir=" + upper + ",workdir=" + work);
-            r.mounted = true;
             return r;
         } catch (IOException e) {
             r.close();
@@ -55,25 +49,13 @@ public final class OverlayRootfs implements Resource {
         }
     }
 
-    public Path path() {
-        return mountPoint;
-    }
-
     @Override
     public String describe() {
         return "rootfs of " + containerId + " (overlay on " + mountPoint + ")";
     }
 
     @Override
-    public synchronized void close() {
-        if (mounted) {
-            try {
-                Mounts.detach(mountPoint.toString());
-            } catch (ErrnoException e) {
-                throw new KavaException("cannot unmount " + mountPoint + ": " + e.getMessage(), e);
-            }
-            mounted = false;
-        }
-        ledger.unmounted(mountPoint.toString());
+    public void close() {
+        unmount();
     }
 }
