@@ -5,9 +5,6 @@ import dev.kava.virtio.device.DeviceContext;
 import dev.kava.virtio.device.DeviceType;
 import dev.kava.virtio.device.VirtioDevice;
 import dev.kava.virtio.queue.DescriptorChain;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
 
@@ -28,7 +25,6 @@ import java.util.Objects;
  * {@link #close()} leaves the server open: it is the owner's to close, after the transport.
  */
 public final class InlineVirtioFs implements VirtioDevice {
-    private static final System.Logger LOG = System.getLogger(InlineVirtioFs.class.getName());
     /** hiprio + one request queue. */
     private static final int QUEUES = 2;
 
@@ -42,10 +38,7 @@ public final class InlineVirtioFs implements VirtioDevice {
     public InlineVirtioFs(FuseServer server, String tag) {
         this.server = Objects.requireNonNull(server, "server");
         this.tag = new VirtioFsDevice.Options(tag, 1, 0).tag(); // the tag's rules
-        ByteBuffer b = ByteBuffer.allocate(VirtioFsDevice.CONFIG_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(tag.getBytes(StandardCharsets.UTF_8)).position(VirtioFsDevice.TAG_BYTES);
-        b.putInt(QUEUES - 1);
-        this.config = b.array();
+        this.config = VirtioFsDevice.configSpace(tag, QUEUES - 1);
     }
 
     @Override
@@ -107,17 +100,9 @@ public final class InlineVirtioFs implements VirtioDevice {
         q.notifyDriver();
     }
 
-    /** One FUSE request; returns the reply's length. Never throws. */
     private int serve(int index, DescriptorChain c) {
         requests++;
-        try {
-            return index == VirtioFsDevice.HIPRIO_QUEUE ? server.handleHighPriority(c.readable(), c.writable())
-                    : server.handle(c.readable(), c.writable());
-        } catch (Throwable t) {
-            // a server bug, or guest memory that went away under a copy: the chain comes back empty
-            LOG.log(System.Logger.Level.WARNING, "virtio-fs " + tag + ": request failed", t);
-            return 0;
-        }
+        return VirtioFsDevice.serve(server, tag, index, c);
     }
 
     /** FUSE requests served so far (both queues). */

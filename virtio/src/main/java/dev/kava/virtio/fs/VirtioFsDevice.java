@@ -112,10 +112,7 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
     public VirtioFsDevice(FuseServer server, Options options) {
         this.server = Objects.requireNonNull(server, "server");
         this.options = Objects.requireNonNull(options, "options");
-        ByteBuffer b = ByteBuffer.allocate(CONFIG_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(options.tag().getBytes(StandardCharsets.UTF_8)).position(TAG_BYTES);
-        b.putInt(options.requestQueues());
-        this.config = b.array();
+        this.config = configSpace(options.tag(), options.requestQueues());
         if (options.workers() == 0) {
             this.pool = null;
         } else {
@@ -267,13 +264,29 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
     /** One FUSE request; returns the reply's length. Never throws. */
     private int serve(int index, DescriptorChain c) {
         requests.increment();
+        return serve(server, options.tag(), index, c);
+    }
+
+    /**
+     * One FUSE request of queue {@code index} through {@code server}; returns the reply's length.
+     * Never throws: a server bug, or guest memory gone under a copy, returns the chain empty.
+     */
+    static int serve(FuseServer server, String tag, int index, DescriptorChain c) {
         try {
             return index == HIPRIO_QUEUE ? server.handleHighPriority(c.readable(), c.writable())
                     : server.handle(c.readable(), c.writable());
         } catch (Throwable t) {
-            LOG.log(System.Logger.Level.WARNING, "virtio-fs " + options.tag() + ": request failed", t);
+            LOG.log(System.Logger.Level.WARNING, "virtio-fs " + tag + ": request failed", t);
             return 0;
         }
+    }
+
+    /** The device's configuration space: {@code tag[36]} (NUL-padded) and le32 {@code num_request_queues}. */
+    static byte[] configSpace(String tag, int requestQueues) {
+        ByteBuffer b = ByteBuffer.allocate(CONFIG_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(tag.getBytes(StandardCharsets.UTF_8)).position(TAG_BYTES);
+        b.putInt(requestQueues);
+        return b.array();
     }
 
     private void started() {
