@@ -24,9 +24,15 @@ class ProcessesTest {
         assertTrue(Processes.isChildSubreaper());
     }
 
-    /** Starts {@code command} in the background of a shell that then exits; returns its pid. */
+    /**
+     * Starts {@code command} in the background of a shell that then exits; returns its pid. The
+     * background process waits for the shell to be gone before it runs {@code command}: a shell
+     * that sees SIGCHLD while still running reaps its background jobs itself (dash does), and a
+     * command that ended that early would never become our child.
+     */
     private static int orphan(String command) throws Exception {
-        Process sh = new ProcessBuilder("sh", "-c", command + " >/dev/null 2>&1 </dev/null & echo $!").start();
+        String detached = "(while kill -0 $$ 2>/dev/null; do sleep 0.01; done; exec " + command + ")";
+        Process sh = new ProcessBuilder("sh", "-c", detached + " >/dev/null 2>&1 </dev/null & echo $!").start();
         String line;
         try (BufferedReader out = new BufferedReader(new InputStreamReader(sh.getInputStream(), StandardCharsets.UTF_8))) {
             line = out.readLine();
