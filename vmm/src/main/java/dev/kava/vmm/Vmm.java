@@ -10,9 +10,9 @@ import dev.kava.virtio.blk.VirtioBlock;
 import dev.kava.virtio.console.VirtioConsole;
 import dev.kava.virtio.device.DeviceEventLoop;
 import dev.kava.virtio.device.VirtioDevice;
-import dev.kava.virtio.fs.FsConfig;
 import dev.kava.virtio.fs.FuseServer;
 import dev.kava.virtio.fs.InlineVirtioFs;
+import dev.kava.virtio.fs.ShareLimits;
 import dev.kava.virtio.memory.GuestMemory;
 import dev.kava.virtio.net.TapBackend;
 import dev.kava.virtio.net.VirtioNet;
@@ -220,7 +220,7 @@ public final class Vmm implements AutoCloseable {
                 case DeviceSpec.Rng r -> new VirtioRng();
                 case DeviceSpec.Fs f -> {
                     // the server outlives the device's transport: closed with the other resources, after it
-                    FuseServer server = new FuseServer(FsConfig.of(f.sharedDir()).withCache(f.cache()));
+                    FuseServer server = new FuseServer(ShareLimits.configFor(f.sharedDir()).withCache(f.cache()));
                     resources.add(server);
                     yield new InlineVirtioFs(server, f.tag());
                 }
