@@ -30,7 +30,9 @@ import picocli.CommandLine.Option;
  * step: a sequential write and read of one large file ({@code dd bs=1M}), small-file creates (a
  * shell loop of {@code : > f$i}, no fork per file), a {@code stat} of each of them, and a
  * {@code find} over a tree of 10,000 files the host made. The best round of each figure counts
- * (the machine may be busy with other work).
+ * (the machine may be busy with other work). A last column runs the same steps on the guest's own
+ * tmpfs (a tree it made itself): the guest's page cache alone, with no device behind it, which is
+ * the ceiling for a cached mount on this CPU; it takes no part in the ratios.
  */
 @Command(name = "fs", description = "kava's virtio-fs vs QEMU's virtio-9p on the same host directory, in one guest.")
 final class FsBench implements Callable<Integer> {
@@ -49,6 +51,9 @@ final class FsBench implements Callable<Integer> {
     @Option(names = "--tree", defaultValue = "10000", description = "files in the tree find walks (default: ${DEFAULT-VALUE})")
     int tree;
 
+    @Option(names = {"-v", "--verbose"}, description = "also print every round's seconds, to show the spread")
+    boolean verbose;
+
     @Option(names = "--dir", paramLabel = "DIR", description = "host directory to share (default: a new one under /var/tmp)")
     Path dir;
 
@@ -64,8 +69,12 @@ final class FsBench implements Callable<Integer> {
     private static final String TAG_9P = "bench9p";
     private static final String MARK = "KAVA-BENCH";
 
-    /** One column: a mount of the shared directory in the guest. */
-    private record Column(String name, String title, String mount) {}
+    /** One column: a mount of the shared directory in the guest (or the guest's tmpfs, for reference). */
+    private record Column(String name, String title, String mount) {
+        boolean reference() {
+            return name.equals("tmpfs");
+        }
+    }
 
     /** One figure: its name, its unit, and how a round's seconds become it (higher is better). */
     private record Figure(String step, String label, String unit) {}
@@ -145,6 +154,7 @@ final class FsBench implements Callable<Integer> {
             c.add(new Column("vfsnone", "virtio-fs none", "mount -t virtiofs " + TAG_VIRTIO_FS_NONE + " /mnt/vfsnone"));
         }
         c.add(new Column("9p", "9p", "mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap " + TAG_9P + " /mnt/9p"));
+        c.add(new Column("tmpfs", "guest tmpfs", "mount -t tmpfs -o size=90% tmp /mnt/tmpfs"));
         return c;
     }
 
@@ -154,7 +164,8 @@ final class FsBench implements Callable<Integer> {
                 "kava guest kernel, qemu plugin", shared, rounds, wall);
         StringBuilder head = new StringBuilder(String.format("  %-40s", ""));
         for (Column c : columns) head.append(String.format(" %15s", c.title()));
-        for (Column c : columns.subList(0, columns.size() - 1)) head.append(String.format(" %15s", c.title().replace("virtio-fs ", "ratio ")));
+        List<Column> compared = columns.stream().filter(c -> c.name().startsWith("vfs")).toList();
+        for (Column c : compared) head.append(String.format(" %15s", c.title().replace("virtio-fs ", "ratio ")));
         System.out.println(head);
         for (Figure f : figures()) {
             StringBuilder row = new StringBuilder(String.format("  %-40s", f.label() + " (" + f.unit() + ")"));
@@ -165,10 +176,22 @@ final class FsBench implements Callable<Integer> {
                 rates.add(r);
                 row.append(String.format(" %15s", fmt(r)));
             }
-            for (int i = 0; i < columns.size() - 1; i++) row.append(String.format(" %14.2fx", rates.get(i) / ninep));
+            for (int i = 0; i < compared.size(); i++) row.append(String.format(" %14.2fx", rates.get(i) / ninep));
             System.out.println(row);
         }
-        System.out.println("  (each figure: amount / the best round's seconds, timed in the guest; ratio = virtio-fs / 9p)");
+        if (verbose) {
+            System.out.println("  every round, seconds:");
+            for (Figure f : figures()) {
+                StringBuilder row = new StringBuilder(String.format("  %-40s", f.label()));
+                for (Column c : columns) {
+                    List<Double> secs = seconds.getOrDefault(c.name() + " " + f.step(), List.of());
+                    row.append(String.format(" %15s", String.join(" ", secs.stream().map(v -> String.format("%.2f", v)).toList())));
+                }
+                System.out.println(row);
+            }
+        }
+        System.out.println("  (each figure: amount / the best round's seconds, timed in the guest; ratio = virtio-fs / 9p;");
+        System.out.println("   guest tmpfs: the guest's page cache with no device behind it, the ceiling of a cached mount here)");
     }
 
     /** The best round as a rate: units of work per second. */
@@ -214,6 +237,7 @@ final class FsBench implements Callable<Integer> {
                 mount -t sysfs sys /sys
                 mount -t tmpfs mnt /mnt
                 @MOUNTS@
+                i=0; while [ $i -lt @TREE@ ]; do d=/mnt/tmpfs/tree/d$((i / 100)); [ $((i % 100)) -eq 0 ] && mkdir -p $d; : > $d/f$i; i=$((i+1)); done
                 @SETUP@
                 now() { cut -d' ' -f1 /proc/uptime; }
                 since() { echo "$(now) $1" | awk '{ printf "%.2f", $1 - $2 }'; }
@@ -247,7 +271,7 @@ final class FsBench implements Callable<Integer> {
                 .replace("@NAMES@", String.join(" ", columns.stream().map(Column::name).toList()))
                 .replace("@MARK@", MARK)
                 .replace("@MIB@", Integer.toString(sizeMiB)).replace("@FILES@", Integer.toString(files))
-                .replace("@ROUNDS@", Integer.toString(rounds)).replace("@SETUP@", guestSetup);
+                .replace("@ROUNDS@", Integer.toString(rounds)).replace("@TREE@", Integer.toString(tree)).replace("@SETUP@", guestSetup);
     }
 
     /** A small ext4 root: static busybox and the benchmark as /sbin/init. */
