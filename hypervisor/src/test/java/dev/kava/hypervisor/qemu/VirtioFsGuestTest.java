@@ -473,7 +473,8 @@ class VirtioFsGuestTest {
 
     @Test
     void nothingTheGuestDoesReachesTheCanaryOutsideTheShare() throws IOException {
-        assertChecks("escape-absolute-link-resolved-in-the-guest", "escape-no-char-device", "escape-no-block-device", "escapes-done");
+        assertChecks("escape-absolute-link-resolved-in-the-guest", "escape-no-char-device", "escape-no-block-device",
+                "escape-rename-race", "escapes-done");
         List<String> leaks = transcript.stream().filter(l -> l.startsWith("FAIL escape-")).toList();
         assertEquals(List.of(), leaks);
         assertEquals(canaryBefore, canaryState(), "content, mode, owner, times, link count and xattrs of the canary");
@@ -499,6 +500,15 @@ class VirtioFsGuestTest {
             assertEquals(List.of(), linkedToCanary, "no hard link to the canary inside the shares");
         }
         assertTrue(new TreeSet<>(listing(esc)).containsAll(List.of("abs", "rel", "procroot", "proc1root", "procfd", "dotdot")));
+        // the rename race swapped real host entries: still one directory and the two links, their targets unchanged
+        Path race = esc.resolve("race");
+        List<String> targets = new ArrayList<>();
+        for (String n : List.of("dir", "abs", "rel")) {
+            Path p = race.resolve(n);
+            targets.add(Files.isSymbolicLink(p) ? Files.readSymbolicLink(p).toString() : Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? "a directory" : "?");
+        }
+        assertEquals(new TreeSet<>(List.of("a directory", canary.getParent().toString(), "../../../..")), new TreeSet<>(targets),
+                "after the race: " + targets);
     }
 
     @Test

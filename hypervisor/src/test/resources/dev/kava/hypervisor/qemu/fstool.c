@@ -16,6 +16,11 @@
  *   fstool rename FROM TO            renameat2(0)
  *   fstool exchange A B              renameat2(RENAME_EXCHANGE)
  *   fstool mknod FILE c|b MAJ MIN    mknod of a device node
+ *   fstool swaploop A B SECONDS      renameat2(RENAME_EXCHANGE) of A and B over and over; prints the swaps made
+ *   fstool hammer MARK SECONDS NAME...
+ *                                    over and over, on NAME/canary, NAME/new and NAME: open and read (counting
+ *                                    reads that return MARK), append, chmod, chown, utimensat, truncate,
+ *                                    setxattr, link, create and unlink; prints "ROUNDS LEAKS"
  * Exit status 0 on success; on failure the call and strerror on stderr, status 1.
  */
 #define _GNU_SOURCE
@@ -28,7 +33,47 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Every call a guest program could make on a name someone is swapping; returns 1 when MARK was read. */
+static int hammer_once(const char *name, const char *mark) {
+    char path[4096], other[4096], buf[4097];
+    int leaked = 0;
+    const char *targets[] = {"canary", "", NULL};
+    for (int i = 0; targets[i]; i++) {
+        snprintf(path, sizeof path, targets[i][0] ? "%s/%s" : "%s%s", name, targets[i]);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            ssize_t n = read(fd, buf, sizeof buf - 1);
+            if (n > 0) {
+                buf[n] = 0;
+                if (strstr(buf, mark)) leaked = 1;
+            }
+            close(fd);
+        }
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        if (fd >= 0) {
+            if (write(fd, "pwned\n", 6) < 0) { /* refused: fine */ }
+            close(fd);
+        }
+        chmod(path, 0777);
+        chown(path, 4242, 4242);
+        struct timespec t[2] = {{1, 0}, {1, 0}};
+        utimensat(AT_FDCWD, path, t, 0);
+        truncate(path, 0);
+        setxattr(path, "user.pwned", "1", 1, 0);
+        snprintf(other, sizeof other, "%s.hard", name);
+        if (linkat(AT_FDCWD, path, AT_FDCWD, other, AT_SYMLINK_FOLLOW) == 0) unlink(other);
+    }
+    snprintf(path, sizeof path, "%s/new", name);
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    return leaked;
+}
 
 static int fail(const char *what) {
     fprintf(stderr, "%s: %s (%s)\n", what, strerror(errno), strerrorname_np(errno) ? strerrorname_np(errno) : "?");
@@ -144,6 +189,25 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "mknod") && argc == 6) {
         mode_t type = argv[3][0] == 'b' ? S_IFBLK : S_IFCHR;
         return mknod(file, type | 0666, makedev(atoi(argv[4]), atoi(argv[5]))) ? fail("mknod") : 0;
+    }
+    if (!strcmp(cmd, "swaploop") && argc == 5) {
+        time_t end = time(NULL) + atoi(argv[4]);
+        long swaps = 0;
+        while (time(NULL) < end) {
+            if (renameat2(AT_FDCWD, file, AT_FDCWD, argv[3], RENAME_EXCHANGE) == 0) swaps++;
+        }
+        printf("%ld\n", swaps);
+        return 0;
+    }
+    if (!strcmp(cmd, "hammer") && argc >= 5) {
+        time_t end = time(NULL) + atoi(argv[3]);
+        long rounds = 0, leaks = 0;
+        while (time(NULL) < end) {
+            for (int i = 4; i < argc; i++) leaks += hammer_once(argv[i], file);
+            rounds++;
+        }
+        printf("%ld %ld\n", rounds, leaks);
+        return 0;
     }
     fprintf(stderr, "fstool: unknown command or arguments: %s\n", cmd);
     return 2;

@@ -155,5 +155,17 @@ ln -s "/proc/self/root$CANARY" $E/new-proc; echo pwned > $E/new-proc 2>/dev/null
 mkdir $E/dir; fstool rename $E/dir $A/.. 2>/dev/null; fstool rename $E/dir $E/.. 2>/dev/null
                                             expect escape-no-char-device refused sh -c "fstool mknod $E/mem c 1 1 2>/dev/null && echo made || echo refused"
                                             expect escape-no-block-device refused sh -c "fstool mknod $E/vda b 254 0 2>/dev/null && echo made || echo refused"
+# rename race: two guest processes swap a directory with a symlink out of the share (absolute, then
+# relative) under the same names as fast as they can, while a third makes every call on those names
+R=$E/race; mkdir $R $R/dir; echo inside > $R/dir/canary
+ln -s "$(dirname "$CANARY")" $R/abs; ln -s ../../../.. $R/rel
+fstool swaploop $R/dir $R/abs 4 > /tmp/swaps-abs &
+fstool swaploop $R/dir $R/rel 4 > /tmp/swaps-rel &
+hammered=$(fstool hammer "$MARK" 4 $R/dir $R/abs $R/rel); wait
+swaps=$(( $(cat /tmp/swaps-abs) + $(cat /tmp/swaps-rel) ))
+value race-swaps $swaps; value race-rounds "${hammered% *}"
+if [ "${hammered#* }" != 0 ]; then say "FAIL escape-rename-race: the host canary was read ${hammered#* } times"
+elif [ $swaps -lt 10 ] || [ "${hammered% *}" -lt 3 ]; then say "FAIL escape-rename-race: too little raced: $swaps swaps, $hammered"
+else say "ok escape-rename-race"; fi
 say "ok escapes-done"
 sync
