@@ -102,8 +102,8 @@ class VirtioFsGuestTest {
                 Map.of("bin/fstool", fstool, "sbin/vfs-test.sh", script), 24);
 
         tmpBefore = listing(tmp);
-        warmUpJdkPollers();
-        var fdsBefore = descriptors();
+        ShareLeftovers.warmUpJdkPollers(tmp);
+        var fdsBefore = ShareLeftovers.descriptors();
         long t0 = System.nanoTime();
         Path state = Files.createDirectories(tmp.resolve("state"));
         Path consoleLog = tmp.resolve("console.log");
@@ -125,7 +125,7 @@ class VirtioFsGuestTest {
         }
         System.out.printf("virtio-fs guest run: %d ms, %d FUSE requests; values %s%n",
                 (System.nanoTime() - t0) / 1_000_000, requestsServed, values);
-        leftAfterStop = leftovers(fdsBefore, state);
+        leftAfterStop = ShareLeftovers.after(fdsBefore, state, tmp);
     }
 
     /** The init: mounts, finds the agent.0 port, runs the script with the port on fd 3, reboots. */
@@ -283,78 +283,6 @@ class VirtioFsGuestTest {
         if (auto != null && Mounts.isMountPoint(auto.resolve("sub").toString())) {
             Mounts.umount(auto.resolve("sub").toString(), Mounts.MNT_DETACH);
         }
-    }
-
-    // ---------------------------------------------------------------- leak checks
-
-    private static List<String> descriptors() throws IOException {
-        List<String> out = new ArrayList<>();
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path p : s.toList()) {
-                try {
-                    out.add(p.getFileName() + " -> " + Files.readSymbolicLink(p));
-                } catch (IOException gone) {
-                    // the listing's own descriptor
-                }
-            }
-        }
-        return out;
-    }
-
-    /**
-     * The JDK's virtual-thread pollers (epoll instances) start on the first blocking socket read
-     * of a virtual thread, which the serial connection makes: start them before counting.
-     */
-    private static void warmUpJdkPollers() throws Exception {
-        Path sock = tmp.resolve("warm-up.sock");
-        var address = java.net.UnixDomainSocketAddress.of(sock);
-        try (var server = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX).bind(address);
-             var client = java.nio.channels.SocketChannel.open(address);
-             var accepted = server.accept()) {
-            Thread reader = Thread.ofVirtual().start(() -> {
-                try {
-                    accepted.read(ByteBuffer.allocate(1));
-                } catch (IOException e) {
-                    // the test goes on without it
-                }
-            });
-            Thread.sleep(50);
-            client.write(ByteBuffer.wrap(new byte[] {1}));
-            reader.join(2000);
-        } finally {
-            Files.deleteIfExists(sock);
-        }
-    }
-
-    private List<String> leftovers(List<String> fdsBefore, Path state) throws Exception {
-        // a closed channel's descriptor is released once its reader thread has noticed
-        List<String> left = List.of();
-        for (int i = 0; i < 30; i++) {
-            left = leftoversNow(fdsBefore, state);
-            if (left.isEmpty()) break;
-            Thread.sleep(100);
-        }
-        return left;
-    }
-
-    private List<String> leftoversNow(List<String> fdsBefore, Path state) throws IOException {
-        List<String> left = new ArrayList<>();
-        for (String fd : descriptors()) {
-            if (!fdsBefore.contains(fd) && !fd.matches(".* -> /proc/\\d+/fd") && (fd.contains(tmp.toString()) || fd.contains("memfd")
-                    || fd.contains("socket") || fd.contains("eventfd") || fd.contains("eventpoll"))) {
-                left.add("descriptor " + fd);
-            }
-        }
-        for (String m : Files.readAllLines(Path.of("/proc/self/maps"))) {
-            if (m.contains("memfd:")) left.add("mapping " + m);
-        }
-        Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive)
-                .filter(t -> t.getName().startsWith("vhost-user ") || t.getName().startsWith("virtio-fs "))
-                .forEach(t -> left.add("thread " + t.getName()));
-        try (Stream<Path> s = Files.list(state)) {
-            s.filter(p -> p.getFileName().toString().endsWith(".sock")).forEach(p -> left.add("socket " + p));
-        }
-        return left;
     }
 
     // ---------------------------------------------------------------- the checks
