@@ -27,7 +27,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Boots real microvm guests (TCG here, KVM where the host has it) with the kava guest kernel. */
 @Tag("vm")
@@ -47,10 +46,7 @@ class QemuHypervisorTest {
 
     @BeforeAll
     void kernelAndImage() throws Exception {
-        String problem = TestGuest.hostProblem();
-        if (problem == null && TestGuest.kernel() == null) problem = TestGuest.kernelProblem();
-        if (problem != null) System.out.println("SKIPPED QemuHypervisorTest: " + problem);
-        assumeTrue(problem == null, problem);
+        TestGuest.assumeGuestsCanRun("QemuHypervisorTest");
         kernel = TestGuest.kernel();
         image = TestGuest.buildImage(Files.createDirectories(shared.resolve("image")));
     }

@@ -22,12 +22,16 @@ import java.util.concurrent.TimeUnit;
  */
 final class TestGuest {
 
-    static final String INIT = """
+    /** The first lines of every test init: PATH, /proc, /sys and /dev. */
+    private static final String MOUNTS = """
             #!/bin/sh
             export PATH=/bin
             mount -t proc proc /proc
             mount -t sysfs sys /sys
             [ -e /dev/null ] || mount -t devtmpfs dev /dev
+            """;
+
+    static final String INIT = MOUNTS + """
             echo "kava-test-init: up"
             arg() { for w in $(cat /proc/cmdline); do case "$w" in "$1"=*) echo "${w#*=}";; esac; done; }
             share=$(arg kava.share)
@@ -120,6 +124,29 @@ final class TestGuest {
         String out = new String(mkfs.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (mkfs.waitFor() != 0) throw new IOException("mkfs.ext4 failed: " + out);
         return image;
+    }
+
+    /**
+     * The start of a test init that talks to its test: PATH, /proc, /sys, /dev, tmpfs on /tmp and
+     * /mnt, and fd 3 opened on the agent.0 port (the test's {@link SerialConnection}).
+     */
+    static final String PREAMBLE = MOUNTS + """
+            mount -t tmpfs tmp /tmp
+            mount -t tmpfs mnt /mnt
+            dev=
+            for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name")" = agent.0 ] && dev=/dev/${p##*/}; done
+            exec 3<>"$dev"
+            """;
+
+    /**
+     * Skips the calling test (printing why, as "SKIPPED {@code who}: reason") unless this host can
+     * boot test guests: QEMU, busybox, mkfs.ext4 and the guest kernel.
+     */
+    static void assumeGuestsCanRun(String who) {
+        String problem = hostProblem();
+        if (problem == null && kernel() == null) problem = kernelProblem();
+        if (problem != null) System.out.println("SKIPPED " + who + ": " + problem);
+        org.junit.jupiter.api.Assumptions.assumeTrue(problem == null, problem);
     }
 
     /** Whether the test prerequisites besides the kernel are on this host; null if so, else why not. */

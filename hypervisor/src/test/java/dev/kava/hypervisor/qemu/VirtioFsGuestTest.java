@@ -77,11 +77,10 @@ class VirtioFsGuestTest {
 
     @BeforeAll
     void runTheGuest() throws Exception {
-        String problem = TestGuest.hostProblem();
-        if (problem == null && TestGuest.kernel() == null) problem = TestGuest.kernelProblem();
-        if (problem == null && !Files.isExecutable(Path.of("/usr/bin/gcc"))) problem = "gcc missing: apt-get install gcc";
-        if (problem != null) System.out.println("SKIPPED VirtioFsGuestTest: " + problem);
-        assumeTrue(problem == null, problem);
+        TestGuest.assumeGuestsCanRun("VirtioFsGuestTest");
+        String gcc = Files.isExecutable(Path.of("/usr/bin/gcc")) ? null : "gcc missing: apt-get install gcc";
+        if (gcc != null) System.out.println("SKIPPED VirtioFsGuestTest: " + gcc);
+        assumeTrue(gcc == null, gcc);
 
         shares = Files.createDirectories(tmp.resolve("shares"));
         Map<String, Device.SharedFs.Cache> modes = Map.of("none", Device.SharedFs.Cache.NONE,
@@ -129,18 +128,8 @@ class VirtioFsGuestTest {
     }
 
     /** The init: mounts, finds the agent.0 port, runs the script with the port on fd 3, reboots. */
-    private static final String INIT = """
-            #!/bin/sh
-            export PATH=/bin
-            mount -t proc proc /proc
-            mount -t sysfs sys /sys
-            [ -e /dev/null ] || mount -t devtmpfs dev /dev
-            mount -t tmpfs tmp /tmp
-            mount -t tmpfs mnt /mnt
+    private static final String INIT = TestGuest.PREAMBLE + """
             mkdir /mnt/none /mnt/auto /mnt/always
-            dev=
-            for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name")" = agent.0 ] && dev=/dev/${p##*/}; done
-            exec 3<>"$dev"
             ok=1
             for m in none auto always; do
               mount -t virtiofs v$m /mnt/$m || { echo "FAIL mount-$m: mount -t virtiofs v$m failed" >&3; ok=0; }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kava.hypervisor.Device;
 import dev.kava.hypervisor.VmConfig;
@@ -36,18 +35,8 @@ class VirtioFsVmDeathTest {
     Path tmp;
 
     /** Mounts the share, says "ready", then does what the host asks: "stream" (forever) or "check". */
-    private static final String INIT = """
-            #!/bin/sh
-            export PATH=/bin
-            mount -t proc proc /proc
-            mount -t sysfs sys /sys
-            [ -e /dev/null ] || mount -t devtmpfs dev /dev
-            mount -t tmpfs mnt /mnt
-            mount -t tmpfs tmp /tmp
+    private static final String INIT = TestGuest.PREAMBLE + """
             mkdir /mnt/s
-            dev=
-            for p in /sys/class/virtio-ports/*; do [ "$(cat "$p/name")" = agent.0 ] && dev=/dev/${p##*/}; done
-            exec 3<>"$dev"
             mount -t virtiofs vshare /mnt/s 2>/tmp/err || { echo "FAIL mount: $(cat /tmp/err)" >&3; reboot -f; }
             echo ready >&3
             read -r mode <&3
@@ -67,10 +56,7 @@ class VirtioFsVmDeathTest {
 
     @Test
     void killingQemuMidRequestLeavesNothingBehindAndTheShareServesTheNextVm() throws Exception {
-        String problem = TestGuest.hostProblem();
-        if (problem == null && TestGuest.kernel() == null) problem = TestGuest.kernelProblem();
-        if (problem != null) System.out.println("SKIPPED VirtioFsVmDeathTest: " + problem);
-        assumeTrue(problem == null, problem);
+        TestGuest.assumeGuestsCanRun("VirtioFsVmDeathTest");
 
         Path share = Files.createDirectories(tmp.resolve("share"));
         String bigMd5 = writeRandom(share.resolve("big"));
