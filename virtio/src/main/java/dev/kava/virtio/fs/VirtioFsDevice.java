@@ -9,17 +9,8 @@ import dev.kava.virtio.vhostuser.VhostUserDevice;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The virtio-fs device (virtio 1.2 §5.11, device id 26) around a {@link FuseServer}: queue 0 is
@@ -99,11 +90,7 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
     private final FuseServer server;
     private final Options options;
     private final byte[] config;
-    private final ThreadPoolExecutor pool;
-    private final ReentrantLock inFlightLock = new ReentrantLock();
-    private final Condition idle = inFlightLock.newCondition();
-    /** Chains handed to workers and not yet returned; guarded by {@link #inFlightLock}. */
-    private int inFlight;
+    private final RequestWorkers pool;
     private final LongAdder requests = new LongAdder();
     private final LongAdder malformed = new LongAdder();
     private volatile long acknowledged;
@@ -113,15 +100,7 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
         this.server = Objects.requireNonNull(server, "server");
         this.options = Objects.requireNonNull(options, "options");
         this.config = configSpace(options.tag(), options.requestQueues());
-        if (options.workers() == 0) {
-            this.pool = null;
-        } else {
-            AtomicInteger n = new AtomicInteger();
-            this.pool = new ThreadPoolExecutor(options.workers(), options.workers(), 30, TimeUnit.SECONDS,
-                    new LinkedBlockingQueue<>(), r -> Thread.ofPlatform().daemon()
-                            .name("virtio-fs " + options.tag() + " worker-" + n.incrementAndGet()).unstarted(r));
-            this.pool.allowCoreThreadTimeOut(true); // an idle share costs no threads
-        }
+        this.pool = options.workers() == 0 ? null : new RequestWorkers(options.tag(), options.workers());
     }
 
     public FuseServer server() {
@@ -144,12 +123,7 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
 
     /** Chains being served by workers now. */
     public int inFlight() {
-        inFlightLock.lock();
-        try {
-            return inFlight;
-        } finally {
-            inFlightLock.unlock();
-        }
+        return pool == null ? 0 : pool.inFlight();
     }
 
     /** The features the driver acknowledged, transport bits included. */
@@ -223,18 +197,8 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
     /** Hands one chain to the workers; they return it through {@code used}. */
     private void dispatch(int index, DescriptorChain chain, Virtqueue queue, GuestMemory memory, UsedRing used)
             throws VirtqueueException {
-        started();
-        try {
-            pool.execute(() -> {
-                try {
-                    used.add(chain.head(), serve(index, chain));
-                } finally {
-                    finished();
-                }
-            });
-        } catch (RuntimeException rejected) {
-            finished(); // closed meanwhile: answer nothing, but give the descriptors back
-            queue.addUsed(memory, chain.head(), 0);
+        if (!pool.submit(() -> used.add(chain.head(), serve(index, chain)))) {
+            queue.addUsed(memory, chain.head(), 0); // closed meanwhile: answer nothing, but give the descriptors back
         }
     }
 
@@ -289,46 +253,11 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
         return b.array();
     }
 
-    private void started() {
-        inFlightLock.lock();
-        try {
-            inFlight++;
-        } finally {
-            inFlightLock.unlock();
-        }
-    }
-
-    private void finished() {
-        inFlightLock.lock();
-        try {
-            if (--inFlight == 0) {
-                idle.signalAll();
-            }
-        } finally {
-            inFlightLock.unlock();
-        }
-    }
-
     /** Waits until no worker is serving a chain. */
     @Override
     public void quiesce() {
-        inFlightLock.lock();
-        try {
-            long warnAt = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            boolean warned = false;
-            while (inFlight > 0) {
-                long left = warnAt - System.nanoTime();
-                if (left <= 0 && !warned) {
-                    warned = true;
-                    LOG.log(System.Logger.Level.WARNING, "virtio-fs " + options.tag() + ": " + inFlight
-                            + " requests still running after 10 s (a host file system not answering?)");
-                }
-                idle.awaitNanos(warned ? TimeUnit.SECONDS.toNanos(10) : left);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            inFlightLock.unlock();
+        if (pool != null) {
+            pool.quiesce();
         }
     }
 
@@ -342,20 +271,8 @@ public final class VirtioFsDevice implements VhostUserDevice, AutoCloseable {
     /** Stops the worker threads (after the chains in flight). Idempotent; the server stays open. */
     @Override
     public void close() {
-        if (pool == null) {
-            return;
-        }
-        pool.shutdown();
-        try {
-            if (!pool.awaitTermination(10, TimeUnit.SECONDS)) {
-                List<Runnable> dropped = new ArrayList<>(pool.shutdownNow());
-                dropped.forEach(r -> finished()); // never to run: they no longer count as in flight
-                LOG.log(System.Logger.Level.WARNING, "virtio-fs " + options.tag() + ": workers did not stop within 10 s; "
-                        + dropped.size() + " requests dropped");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            pool.shutdownNow();
+        if (pool != null) {
+            pool.close();
         }
     }
 

@@ -144,6 +144,21 @@ public final class DeviceHarness implements AutoCloseable {
         }
     }
 
+    /**
+     * Resets the device, as a driver's reset does, and closes the loop and the driver's memory; the
+     * device stays open, for a new harness to activate it again.
+     */
+    public void resetAndDetach() {
+        synchronized (lock) {
+            try {
+                device.reset();
+            } finally {
+                loop.close();
+                driver.close();
+            }
+        }
+    }
+
     /** Resets and closes the device, the loop and the driver's memory. */
     @Override
     public void close() {

@@ -128,7 +128,7 @@ class HostileDriverContractTest {
                             .putInt(7).putInt(36).putInt(65536).putInt(0).array());
                     h.queue(1).add(d.readable(init), d.writable(16 + 64));
                     h.notifyQueue(1);
-                    Used u = h.queue(1).takeUsed();
+                    Used u = h.awaitUsed(1, java.time.Duration.ofSeconds(10)); // served by a worker
                     if (u == null || !server.isInitialized()) {
                         return false;
                     }
@@ -137,7 +137,7 @@ class HostileDriverContractTest {
                 Buffer reply = d.writable(16 + 104);
                 h.queue(1).add(d.readable(fuseRequest(3, 1, new byte[16])), reply);
                 h.notifyQueue(1);
-                Used u = h.queue(1).takeUsed();
+                Used u = h.awaitUsed(1, java.time.Duration.ofSeconds(10));
                 return u != null && u.length() == 120
                         && ByteBuffer.wrap(d.read(reply.address(), 16)).order(ByteOrder.LITTLE_ENDIAN).getInt(4) == 0;
             });

@@ -12,6 +12,7 @@ import static dev.kava.virtio.fs.FuseWire.request;
 import static dev.kava.virtio.fs.FuseWire.struct;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -28,6 +29,10 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -66,9 +71,92 @@ class InlineVirtioFsTest {
 
     @AfterEach
     void stop() {
-        h.close();
+        if (h != null) {
+            h.close();
+        }
         device.close();
         server.close();
+    }
+
+    private static List<String> workerThreads(String tag) {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
+                .filter(n -> n.startsWith("virtio-fs " + tag + " worker-")).toList();
+    }
+
+    /** {@code n} LOOKUPs of {@code name} made available at once; returns their heads. */
+    private Set<Integer> lookups(int n, String name) {
+        GuestDriver d = h.driver();
+        Set<Integer> heads = new HashSet<>();
+        for (int i = 0; i < n; i++) {
+            heads.add(h.queue(REQUESTS).add(d.readable(request(FUSE_LOOKUP, unique++, 1, 0, 0, cstr(name))), d.writable(16 + 128)));
+        }
+        return heads;
+    }
+
+    @Test
+    void workersServeTheRequestQueueAndTheLoopReturnsTheirAnswers() throws Exception {
+        Files.writeString(share.resolve("f"), "x");
+        Set<Integer> heads = lookups(31, "f");
+        h.notifyQueue(REQUESTS);
+        // the used ring is written only on the loop's thread (here: this one, when it pumps), never by
+        // the thread that notified nor by a worker: nothing can be there yet
+        assertNull(h.queue(REQUESTS).takeUsed(), "nothing is answered on the notifying thread");
+        Set<Integer> answered = new HashSet<>();
+        for (int i = 0; i < heads.size(); i++) {
+            Used u = h.awaitUsed(REQUESTS, Duration.ofSeconds(10));
+            assertEquals(16 + 128, u.length(), "a LOOKUP answered");
+            answered.add(u.id());
+        }
+        assertEquals(heads, answered, "every chain came back once");
+        h.awaitUntil(() -> device.inFlight() == 0, Duration.ofSeconds(5), "the workers to finish"); // they count down after handing over
+        assertFalse(workerThreads("kavashare").isEmpty(), "served by the device's workers");
+        assertTrue(h.interrupt().resets().isEmpty());
+    }
+
+    @Test
+    void aResetWithRequestsInFlightWaitsForThemAndDropsTheirAnswers() throws Exception {
+        Files.writeString(share.resolve("f"), "x");
+        lookups(31, "f"); // a queue of 64 descriptors holds 32 two-descriptor chains
+        h.notifyQueue(REQUESTS);
+        h.locked(device::reset);
+        assertEquals(0, device.inFlight(), "the reset waited for every request handed to a worker");
+        for (int i = 0; i < 5; i++) {
+            h.pump(20);
+        }
+        assertNull(h.queue(REQUESTS).takeUsed(), "answers for the rings the reset discarded are dropped");
+        assertEquals(1, server.inodeCount(), "and what the guest held is gone: the root only");
+    }
+
+    @Test
+    void closingTheDeviceStopsItsWorkers() throws Exception {
+        Files.writeString(share.resolve("f"), "x");
+        assertEquals(0, send(REQUESTS, request(FUSE_LOOKUP, unique++, 1, 0, 0, cstr("f")), 16 + 128).error());
+        assertFalse(workerThreads("kavashare").isEmpty());
+        h.close(); // reset, then close
+        h = null;
+        for (int i = 0; i < 50 && !workerThreads("kavashare").isEmpty(); i++) {
+            Thread.sleep(100); // a terminated pool's last thread may still be on its way out
+        }
+        assertEquals(List.of(), workerThreads("kavashare"), "no worker thread outlives the device");
+    }
+
+    @Test
+    void withoutWorkersEveryChainIsServedOnTheNotifyingThread() throws Exception {
+        Path other = Files.createDirectory(tmp.resolve("other"));
+        try (FuseServer s0 = new FuseServer(FsConfig.of(other))) {
+            InlineVirtioFs inline = new InlineVirtioFs(s0, "inline0", 0);
+            try (DeviceHarness h0 = new DeviceHarness(inline, 64)) {
+                GuestDriver d = h0.driver();
+                int head = h0.queue(REQUESTS).add(d.readable(request(FUSE_INIT, 1, 0, 0, 0,
+                        struct(64, b -> b.putInt(7).putInt(36).putInt(128 * 1024).putInt(-1)))), d.writable(16 + 64));
+                h0.notifyQueue(REQUESTS);
+                Used u = h0.queue(REQUESTS).takeUsed();
+                assertNotNull(u, "answered before the notify returned");
+                assertEquals(head, u.id());
+                assertTrue(s0.isInitialized());
+                assertEquals(List.of(), workerThreads("inline0"));
+            }
+        }
     }
 
     record Reply(Used used, byte[] bytes) {
@@ -86,7 +174,7 @@ class InlineVirtioFsTest {
         Buffer out = d.writable(replySize);
         int head = h.queue(queue).add(d.readable(request), out);
         h.notifyQueue(queue);
-        Used u = h.queue(queue).takeUsed();
+        Used u = h.awaitUsed(queue, Duration.ofSeconds(10)); // request-queue chains are served by workers
         assertNotNull(u, "the chain came back");
         assertEquals(head, u.id());
         return new Reply(u, d.read(out.address(), u.length()));
@@ -149,8 +237,7 @@ class InlineVirtioFsTest {
     void aDriverResetDropsWhatTheGuestHeld() throws Exception {
         Files.writeString(share.resolve("g"), "y");
         long nodeid = send(REQUESTS, request(FUSE_LOOKUP, unique++, 1, 0, 0, cstr("g")), 16 + 128).payload().getLong(0);
-        device.reset();
-        h.close();
+        h.resetAndDetach();
         h = new DeviceHarness(device, 64);
         send(REQUESTS, request(FUSE_INIT, unique++, 0, 0, 0,
                 struct(64, b -> b.putInt(7).putInt(36).putInt(128 * 1024).putInt(-1))), 16 + 64);
