@@ -9,6 +9,8 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /** Single system calls that need no handle type of their own. */
@@ -168,6 +170,34 @@ public final class SystemCalls {
             return Fd.adopt(Native.check((int) EVENTFD.handle().invokeExact(st, initval, flags), st, "eventfd"));
         } catch (Throwable t) {
             throw Native.rethrow(t);
+        }
+    }
+
+    private static final byte[] ONE = {1, 0, 0, 0, 0, 0, 0, 0}; // 1 as a native-endian (x86-64) 64-bit count
+
+    /**
+     * Adds 1 to {@code eventfd}'s counter, the "wake up" every kick, call and interrupt line is.
+     * A counter at its maximum (EAGAIN, non-blocking) or a descriptor closed meanwhile (EBADF,
+     * teardown) is ignored: its reader is awake already, or gone.
+     */
+    public static void eventfdSignal(Fd eventfd) {
+        try {
+            eventfd.write(ONE, 0, 8);
+        } catch (ErrnoException e) {
+            // saturated or closed: see above
+        }
+    }
+
+    /**
+     * Reads, and so resets, a non-blocking {@code eventfd}'s counter; returns it, 0 when it was
+     * already 0 (EAGAIN) or the descriptor was closed meanwhile.
+     */
+    public static long eventfdDrain(Fd eventfd) {
+        byte[] count = new byte[8];
+        try {
+            return eventfd.read(count, 0, 8) == 8 ? ByteBuffer.wrap(count).order(ByteOrder.nativeOrder()).getLong() : 0;
+        } catch (ErrnoException e) {
+            return 0;
         }
     }
 }

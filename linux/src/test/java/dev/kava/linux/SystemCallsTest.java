@@ -35,6 +35,20 @@ class SystemCallsTest {
     }
 
     @Test
+    void eventfdSignalAddsOneAndDrainReadsAndResets() {
+        Fd efd = SystemCalls.eventfd(0, SystemCalls.EFD_CLOEXEC | SystemCalls.EFD_NONBLOCK);
+        try (efd) {
+            assertEquals(0, SystemCalls.eventfdDrain(efd), "nothing signalled: EAGAIN is 0");
+            SystemCalls.eventfdSignal(efd);
+            SystemCalls.eventfdSignal(efd);
+            assertEquals(2, SystemCalls.eventfdDrain(efd));
+            assertEquals(0, SystemCalls.eventfdDrain(efd), "the read reset the counter");
+        }
+        SystemCalls.eventfdSignal(efd); // closed (teardown): ignored, no exception
+        assertEquals(0, SystemCalls.eventfdDrain(efd));
+    }
+
+    @Test
     void memfdHoldsWhatIsWritten() throws Exception {
         try (Fd mfd = SystemCalls.memfd("kava-test", SystemCalls.MFD_CLOEXEC)) {
             mfd.writeFully("in memory".getBytes(StandardCharsets.UTF_8), 0, 9);

@@ -235,14 +235,7 @@ public final class Vmm implements AutoCloseable {
         Fd fd = SystemCalls.eventfd(0, SystemCalls.EFD_CLOEXEC | SystemCalls.EFD_NONBLOCK);
         resources.add(fd);
         vm.registerIrqfd(fd, gsi);
-        byte[] one = {1, 0, 0, 0, 0, 0, 0, 0};
-        return () -> {
-            try {
-                fd.write(one, 0, 8);
-            } catch (LinuxException e) {
-                // closed during teardown: no one is left to interrupt
-            }
-        };
+        return () -> SystemCalls.eventfdSignal(fd); // closed during teardown: no one is left to interrupt
     }
 
     private static byte[] readFile(java.nio.file.Path p, String what) {

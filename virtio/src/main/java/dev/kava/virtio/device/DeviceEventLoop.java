@@ -4,8 +4,6 @@ import dev.kava.linux.Epoll;
 import dev.kava.linux.Fd;
 import dev.kava.linux.LinuxException;
 import dev.kava.linux.SystemCalls;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -185,21 +183,11 @@ public final class DeviceEventLoop implements EventRegistry, AutoCloseable {
     }
 
     private void wakeUp() {
-        byte[] one = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(1).array();
-        try {
-            wake.write(one, 0, 8);
-        } catch (LinuxException e) {
-            // closed, or the counter is saturated: either way the loop is (or will be) awake
-        }
+        SystemCalls.eventfdSignal(wake);
     }
 
     private void drainWake() {
-        byte[] buf = new byte[8];
-        try {
-            wake.read(buf, 0, 8);
-        } catch (LinuxException e) {
-            // EAGAIN: someone else drained it
-        }
+        SystemCalls.eventfdDrain(wake);
     }
 
     /** Stops the thread (waiting for it) and closes the epoll instance; watched descriptors stay open. */

@@ -1,7 +1,6 @@
 package dev.kava.virtio.fs;
 
 import dev.kava.linux.Epoll;
-import dev.kava.linux.ErrnoException;
 import dev.kava.linux.Fd;
 import dev.kava.linux.SystemCalls;
 import dev.kava.virtio.device.ActiveQueue;
@@ -9,9 +8,7 @@ import dev.kava.virtio.device.DeviceContext;
 import dev.kava.virtio.device.DeviceType;
 import dev.kava.virtio.device.VirtioDevice;
 import dev.kava.virtio.queue.DescriptorChain;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.LongAdder;
@@ -168,37 +165,28 @@ public final class InlineVirtioFs implements VirtioDevice {
     /** On a worker: wakes the loop's thread to return the answers. */
     private void signalDone() {
         Fd fd = doneSignal;
-        if (fd == null) {
-            return;
-        }
-        try {
-            fd.write(ONE, 0, 8);
-        } catch (ErrnoException e) {
-            // EAGAIN: the counter is saturated, a wake-up is pending anyway
+        if (fd != null) {
+            SystemCalls.eventfdSignal(fd);
         }
     }
 
-    private static final byte[] ONE = {1, 0, 0, 0, 0, 0, 0, 0};
-
-    /** On the loop's thread: the workers' answers into the used rings, then one interrupt per queue. */
+    /** On the loop's thread: the workers' answers into the used ring, then one interrupt. */
     private void completeDone() {
         Fd fd = doneSignal;
         if (fd != null) {
-            try {
-                fd.read(new byte[8], 0, 8);
-            } catch (ErrnoException e) {
-                // EAGAIN: drained already
-            }
+            SystemCalls.eventfdDrain(fd);
         }
-        Map<ActiveQueue, Boolean> touched = new IdentityHashMap<>();
+        ActiveQueue completed = null;
         Done d;
         while ((d = done.poll()) != null) {
             if (queues != null && queues.contains(d.queue())) { // answers for rings a reset discarded are dropped
                 d.queue().complete(d.chain(), d.length());
-                touched.put(d.queue(), true);
+                completed = d.queue(); // workers serve the one request queue only
             }
         }
-        touched.keySet().forEach(ActiveQueue::notifyDriver);
+        if (completed != null) {
+            completed.notifyDriver();
+        }
     }
 
     private int serve(int index, DescriptorChain c) {

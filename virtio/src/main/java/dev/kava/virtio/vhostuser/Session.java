@@ -4,6 +4,7 @@ import dev.kava.linux.Errno;
 import dev.kava.linux.ErrnoException;
 import dev.kava.linux.Fd;
 import dev.kava.linux.LinuxException;
+import dev.kava.linux.SystemCalls;
 import dev.kava.virtio.memory.GuestMemory;
 import dev.kava.virtio.memory.GuestMemoryException;
 import dev.kava.virtio.queue.QueueLayout;
@@ -573,15 +574,8 @@ final class Session implements AutoCloseable {
     }
 
     static void signal(Fd eventfd) {
-        if (eventfd == null) {
-            return;
-        }
-        byte[] one = ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(1).array();
-        try {
-            eventfd.write(one, 0, 8);
-        } catch (ErrnoException e) {
-            // EAGAIN: the counter is saturated, the front-end has a signal pending anyway
-            LOG.log(System.Logger.Level.DEBUG, "signal: " + e.getMessage());
+        if (eventfd != null) {
+            SystemCalls.eventfdSignal(eventfd);
         }
     }
 

@@ -9,8 +9,6 @@ import dev.kava.linux.SystemCalls;
 import dev.kava.linux.UnixSocket;
 import dev.kava.virtio.queue.Virtqueue;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -283,7 +281,7 @@ public final class VhostUserBackend implements AutoCloseable {
 
     private void dispatch(long data) {
         if (data == WAKE) {
-            drain(wake);
+            SystemCalls.eventfdDrain(wake);
         } else if (data == LISTENER) {
             accept();
         } else if (data == CONNECTION) {
@@ -377,14 +375,6 @@ public final class VhostUserBackend implements AutoCloseable {
         }
     }
 
-    private static void drain(Fd eventfd) {
-        try {
-            eventfd.read(new byte[8], 0, 8);
-        } catch (ErrnoException e) {
-            // EAGAIN: already drained
-        }
-    }
-
     private static void deleteSocket(Path socket) {
         try {
             Files.deleteIfExists(socket);
@@ -400,11 +390,7 @@ public final class VhostUserBackend implements AutoCloseable {
     @Override
     public void close() {
         stopping = true;
-        try {
-            wake.write(ByteBuffer.allocate(8).order(ByteOrder.nativeOrder()).putLong(1).array(), 0, 8);
-        } catch (LinuxException e) {
-            // closed: the thread is ending or has ended
-        }
+        SystemCalls.eventfdSignal(wake); // closed: the thread is ending or has ended
         if (Thread.currentThread() != thread) {
             try {
                 if (!thread.join(Duration.ofSeconds(10))) {

@@ -2,7 +2,6 @@ package dev.kava.vmm.mmio;
 
 import dev.kava.linux.Epoll;
 import dev.kava.linux.Fd;
-import dev.kava.linux.LinuxException;
 import dev.kava.linux.SystemCalls;
 import dev.kava.virtio.device.ActiveQueue;
 import dev.kava.virtio.device.DeviceContext;
@@ -503,21 +502,11 @@ public final class MmioTransport implements BusDevice, VirtioInterrupt, AutoClos
     // ---------------------------------------------------------------- helpers
 
     private static void signal(Fd eventfd) {
-        byte[] one = {1, 0, 0, 0, 0, 0, 0, 0};
-        try {
-            eventfd.write(one, 0, 8);
-        } catch (LinuxException e) {
-            // closed (VM teardown) or saturated: either way the notification cannot matter more
-        }
+        SystemCalls.eventfdSignal(eventfd); // closed (VM teardown) or saturated: cannot matter more
     }
 
     private static void drain(Fd eventfd) {
-        byte[] buf = new byte[8];
-        try {
-            eventfd.read(buf, 0, 8);
-        } catch (LinuxException e) {
-            // EAGAIN: already drained
-        }
+        SystemCalls.eventfdDrain(eventfd);
     }
 
     private static long low(long old, int v) {
