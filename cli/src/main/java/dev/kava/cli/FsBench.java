@@ -70,11 +70,7 @@ final class FsBench implements Callable<Integer> {
     private static final String MARK = "KAVA-BENCH";
 
     /** One column: a mount of the shared directory in the guest (or the guest's tmpfs, for reference). */
-    private record Column(String name, String title, String mount) {
-        boolean reference() {
-            return name.equals("tmpfs");
-        }
-    }
+    private record Column(String name, String title, String mount) {}
 
     /** One figure: its name, its unit, and how a round's seconds become it (higher is better). */
     private record Figure(String step, String label, String unit) {}
@@ -164,7 +160,7 @@ final class FsBench implements Callable<Integer> {
                 "kava guest kernel, qemu plugin", shared, rounds, wall);
         StringBuilder head = new StringBuilder(String.format("  %-40s", ""));
         for (Column c : columns) head.append(String.format(" %15s", c.title()));
-        List<Column> compared = columns.stream().filter(c -> c.name().startsWith("vfs")).toList();
+        List<Column> compared = columns.stream().filter(c -> c.name().startsWith("vfs")).toList(); // not 9p, not tmpfs
         for (Column c : compared) head.append(String.format(" %15s", c.title().replace("virtio-fs ", "ratio ")));
         System.out.println(head);
         for (Figure f : figures()) {
